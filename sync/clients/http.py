@@ -1,0 +1,316 @@
+"""The HTTP layer both clients share: timeouts, retries with backoff, a QBO limiter, error mapping.
+
+What is retried, and why (everything else fails at once):
+
+- 429 and 5xx: the server said "not now". Wait ``Retry-After`` when given, else QBO's advised pause for a
+  throttle (its 429 carries no ``Retry-After``), else exponential backoff with full jitter. Exception: a bare
+  500 to a write that is not idempotent is final, as the write may have happened before the error.
+- Connect errors and pool timeouts: nothing reached the server, so a retry cannot duplicate anything.
+- Read timeouts and dropped connections: the server may have done the work. Retried only for idempotent
+  requests (GET, PUT, DELETE) or writes the caller marks idempotent (QBO creates carrying a ``requestid``).
+
+A status becomes an exception here and nowhere else (``sync.clients.errors`` words it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from sync.clients.errors import (
+    AuthError,
+    Kind,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TallyAPIError,
+    TransportError,
+    ValidationError,
+    Vendor,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=30.0)
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Nothing was sent: always safe to retry.
+_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Maybe sent and maybe done: safe to retry only when the request is idempotent.
+_MAYBE_DONE = (
+    httpx.ReadTimeout,
+    httpx.WriteTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry; ``sleep`` and ``random`` are injectable for tests."""
+
+    attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 300.0
+    throttle_wait: float | None = None
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+    random: Callable[[], float] = field(default=random.random, compare=False)
+
+    def backoff(self, attempt: int) -> float:
+        """Return a full-jitter exponential delay for the ``attempt``-th retry (1-based)."""
+        return self.random() * min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+
+
+class RateLimiter:
+    """Admit at most ``per_minute`` starts per rolling window and ``in_flight`` at once; thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        per_minute: int = 480,
+        in_flight: int = 10,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.per_minute = per_minute
+        self.in_flight = in_flight
+        self._window = window
+        self._clock = clock
+        self._sleep = sleep
+        self._slots = threading.BoundedSemaphore(in_flight)
+        self._starts: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one in-flight slot and one start in the window for the duration of a request."""
+        with self._slots:
+            self._admit()
+            yield
+
+    def _admit(self) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._starts and self._starts[0] <= now - self._window:
+                    self._starts.popleft()
+                if len(self._starts) < self.per_minute:
+                    self._starts.append(now)
+                    return
+                wait = self._starts[0] + self._window - now
+            log.info("holding a request %.1fs to stay under %d a minute", wait, self.per_minute)
+            self._sleep(max(wait, 0.001))
+
+
+_LIMITERS: dict[str, RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(key: str, **options: Any) -> RateLimiter:
+    """Return the process-wide limiter for ``key`` (one per QBO realm), creating it on first use."""
+    with _LIMITERS_LOCK:
+        if key not in _LIMITERS:
+            _LIMITERS[key] = RateLimiter(**options)
+        return _LIMITERS[key]
+
+
+def _encode(value: object) -> object:
+    if isinstance(value, Decimal):
+        return float(value)  # JSON number on the wire; a 2-decimal amount's float repr round-trips exactly
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+
+
+def dumps(body: object) -> bytes:
+    """Serialise a request body, ``Decimal`` money as JSON numbers."""
+    return json.dumps(body, default=_encode, separators=(",", ":")).encode()
+
+
+def parse_json(response: httpx.Response) -> Any:
+    """Parse a response body with every JSON float read as an exact ``Decimal``."""
+    return json.loads(response.content or b"null", parse_float=Decimal)
+
+
+def status_kind(status: int) -> Kind:
+    """Choose the exception class for an HTTP error status."""
+    if status in (401, 403):
+        return AuthError
+    if status == 404:
+        return NotFoundError
+    if status == 429:
+        return RateLimitedError
+    if status >= 500:
+        return ServerError
+    return ValidationError
+
+
+def error_from_response(vendor: Vendor, response: httpx.Response, what: str) -> TallyAPIError:
+    """Build the exception for an error response."""
+    fault = vendor.read_fault(response)
+    kind = vendor.refine(status_kind(response.status_code), fault)
+    return kind(
+        vendor.sentence(kind, response.status_code, fault, what),
+        system=vendor.name,
+        status=response.status_code,
+        request_id=response.headers.get(vendor.request_id_header),
+        code=fault.code,
+        detail=fault.detail,
+    )
+
+
+def error_from_transport(vendor: Vendor, exc: httpx.TransportError, what: str) -> TransportError:
+    """Build the exception for a request that got no usable answer."""
+    sentence = vendor.sentence(TransportError, None, vendor.read_fault(httpx.Response(599)), what)
+    return TransportError(sentence, system=vendor.name, detail=f"{type(exc).__name__}: {exc}")
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Return the ``Retry-After`` delay in seconds (number or HTTP date), if the response gives one."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _retriable_status(status: int, idempotent: bool) -> bool:
+    # A bare 500 may come after the write was done ("sometimes an undefined error", CW guide); 429, 502, 503
+    # and 504 are answered before the application runs. So a write that is not idempotent is not retried on 500.
+    return status == 429 or (status >= 500 and (idempotent or status != 500))
+
+
+def _retriable_transport(exc: httpx.TransportError, idempotent: bool) -> bool:
+    if isinstance(exc, _UNSENT):
+        return True
+    return idempotent and isinstance(exc, _MAYBE_DONE)
+
+
+class ApiHttp:
+    """Send requests to one system with its retry policy, optional limiter and error wording."""
+
+    def __init__(
+        self,
+        vendor: Vendor,
+        *,
+        client: httpx.Client | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.vendor = vendor
+        self.retry = retry or RetryPolicy()
+        self.limiter = limiter
+        self._owns_client = client is None
+        self.client = client if client is not None else httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        """Close the underlying ``httpx.Client`` if this layer created it."""
+        if self._owns_client:
+            self.client.close()
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: object = None,
+        idempotent: bool | None = None,
+        what: str = "the request",
+    ) -> httpx.Response:
+        """Send one logical request, retrying what can succeed on retry; raise ``TallyAPIError`` otherwise."""
+        all_headers = dict(headers or {})
+        if body is not None:
+            all_headers.setdefault("Content-Type", "application/json")
+        request = self.client.build_request(
+            method, url, params=params, headers=all_headers, content=None if body is None else dumps(body)
+        )
+        safe = idempotent if idempotent is not None else request.method in IDEMPOTENT_METHODS
+        for attempt in range(1, self.retry.attempts + 1):
+            outcome = self._attempt(request)
+            delay = self._retry_delay(outcome, safe=safe, attempt=attempt)
+            if delay is None:
+                return self._finish(outcome, what)
+            self._log_retry(request, outcome, attempt, delay)
+            self.retry.sleep(delay)
+        raise AssertionError("unreachable: the last attempt never asks for a retry")
+
+    def _attempt(self, request: httpx.Request) -> httpx.Response | httpx.TransportError:
+        try:
+            if self.limiter is None:
+                return self.client.send(request)
+            with self.limiter.slot():
+                return self.client.send(request)
+        except httpx.TransportError as exc:
+            return exc
+
+    def _retry_delay(self, outcome: httpx.Response | httpx.TransportError, *, safe: bool, attempt: int) -> float | None:
+        """Return how long to wait before retrying, or None when the outcome is final."""
+        policy = self.retry
+        if attempt >= policy.attempts:
+            return None
+        if isinstance(outcome, httpx.TransportError):
+            return policy.backoff(attempt) if _retriable_transport(outcome, safe) else None
+        if outcome.is_success or not _retriable_status(outcome.status_code, safe):
+            return None
+        after = retry_after(outcome)
+        if after is not None:
+            return min(after, policy.max_retry_after)
+        if outcome.status_code == 429 and policy.throttle_wait is not None:
+            return policy.throttle_wait
+        return policy.backoff(attempt)
+
+    def _finish(self, outcome: httpx.Response | httpx.TransportError, what: str) -> httpx.Response:
+        if isinstance(outcome, httpx.TransportError):
+            raise error_from_transport(self.vendor, outcome, what) from outcome
+        try:
+            return outcome.raise_for_status()
+        except httpx.HTTPStatusError as exc:
+            raise error_from_response(self.vendor, outcome, what) from exc
+
+    def _log_retry(
+        self,
+        request: httpx.Request,
+        outcome: httpx.Response | httpx.TransportError,
+        attempt: int,
+        delay: float,
+    ) -> None:
+        if isinstance(outcome, httpx.TransportError):
+            reason, request_id = type(outcome).__name__, None
+        else:
+            reason, request_id = str(outcome.status_code), outcome.headers.get(self.vendor.request_id_header)
+        log.warning(
+            "%s %s %s answered %s (request id %s); retry %d of %d in %.2fs",
+            self.vendor.name,
+            request.method,
+            request.url.path,
+            reason,
+            request_id,
+            attempt,
+            self.retry.attempts - 1,
+            delay,
+        )
