@@ -311,6 +311,8 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         """Serve in a daemon thread and return self."""
+        if self._thread is not None and self._thread.is_alive():
+            return self  # already serving (the serve_* helpers return started servers)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"sandbox:{self.port}", daemon=True
         )

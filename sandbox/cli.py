@@ -1,0 +1,148 @@
+"""``tally sandbox serve``: run the ConnectWise and QuickBooks stand-ins with seeded books.
+
+Before serving it writes (or prints) the ``NAME=value`` lines that point Tally at it, so
+``tally sandbox serve --env-file .env`` in one terminal and any ``tally`` command in another just work.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Literal
+
+import typer
+
+from sandbox.clock import Clock
+from sandbox.connectwise import CWCredentials, CWStore, serve_connectwise
+from sandbox.dataset import Books, generate, load
+from sandbox.quickbooks import QBOApp, QBOStore, serve_quickbooks
+from sandbox.web import Faults, SandboxServer
+
+Dataset = Literal["empty", "small", "large"]
+
+
+@dataclass
+class RunningSandbox:
+    """Both API stand-ins, serving, with the books they were loaded with."""
+
+    cw: SandboxServer
+    qbo: SandboxServer
+    books: Books
+    clock: Clock
+    credentials: CWCredentials = field(default_factory=CWCredentials)
+    app: QBOApp = field(default_factory=QBOApp)
+    webhook_verifier: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+
+    @property
+    def cw_base_url(self) -> str:
+        """ConnectWise API base, as CW_BASE_URL wants it."""
+        return f"{self.cw.url}/{self.credentials.codebase}apis/3.0"
+
+    @property
+    def qbo_discovery_url(self) -> str:
+        """The OpenID discovery document, usable as QBO_ENVIRONMENT."""
+        return f"{self.qbo.url}/.well-known/openid_configuration"
+
+    def env(self) -> dict[str, str]:
+        """Return the configuration (DESIGN.md names) that points Tally at this sandbox."""
+        creds, app = self.credentials, self.app
+        return {
+            "TALLY_SECRET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "CW_BASE_URL": self.cw_base_url,
+            "CW_COMPANY_ID": creds.company_id,
+            "CW_PUBLIC_KEY": creds.public_key,
+            "CW_PRIVATE_KEY": creds.private_key,
+            "CW_CLIENT_ID": creds.client_id,
+            "QBO_CLIENT_ID": app.client_id,
+            "QBO_CLIENT_SECRET": app.client_secret,
+            "QBO_REDIRECT_URI": app.redirect_uri,
+            "QBO_ENVIRONMENT": self.qbo_discovery_url,
+            "QBO_BASE_URL": f"{self.qbo.url}/v3",
+            "QBO_REALM_ID": app.realm_id,
+            "QBO_REFRESH_TOKEN": self.qbo.service.issue_refresh_token(),  # type: ignore[attr-defined]
+            "QBO_WEBHOOK_VERIFIER": self.webhook_verifier,
+        }
+
+    def stop(self) -> None:
+        """Stop both servers."""
+        self.cw.stop()
+        self.qbo.stop()
+
+
+def start_sandbox(
+    *,
+    dataset: Dataset = "small",
+    seed: int = 1,
+    cw_port: int = 0,
+    qbo_port: int = 0,
+    latency_ms: float = 0.0,
+    plant: dict[str, int] | None = None,
+) -> RunningSandbox:
+    """Generate the books, load them into fresh stores and start both servers."""
+    clock = Clock()
+    books = generate(dataset, seed, now=clock.now(), plant=plant)
+    cw_store, qbo_store = CWStore(clock), QBOStore(clock)
+    app = QBOApp()
+    load(books, cw_store, qbo_store.company(app.realm_id))
+    cw = serve_connectwise(store=cw_store, port=cw_port, faults=Faults(latency_ms=latency_ms), clock=clock)
+    qbo = serve_quickbooks(
+        store=qbo_store, app=app, port=qbo_port, faults=Faults(latency_ms=latency_ms, rate_limit=500), clock=clock
+    )
+    return RunningSandbox(cw=cw, qbo=qbo, books=books, clock=clock, app=app)
+
+
+def env_text(env: dict[str, str]) -> str:
+    """Render ``NAME=value`` lines."""
+    return "".join(f"{name}={value}\n" for name, value in env.items())
+
+
+app = typer.Typer(help="Local stand-ins for ConnectWise Manage and QuickBooks Online.", no_args_is_help=True)
+
+
+@app.command()
+def serve(
+    cw_port: Annotated[int, typer.Option(help="ConnectWise port (0 = any free port)")] = 8801,
+    qbo_port: Annotated[int, typer.Option(help="QuickBooks port (0 = any free port)")] = 8802,
+    dataset: Annotated[str, typer.Option(help="empty, small or large")] = "small",
+    seed: Annotated[int, typer.Option(help="seed of the generated books")] = 1,
+    truth: Annotated[Path | None, typer.Option(help="write the ground-truth manifest (JSON) here")] = None,
+    latency_ms: Annotated[float, typer.Option(help="latency added to every API request")] = 0.0,
+    env_file: Annotated[Path | None, typer.Option(help="write the NAME=value lines here instead of printing")] = None,
+) -> None:
+    """Serve both sandboxes until interrupted."""
+    if dataset not in ("empty", "small", "large"):
+        raise typer.BadParameter("choose empty, small or large", param_hint="--dataset")
+    running = start_sandbox(
+        dataset=dataset,  # type: ignore[arg-type]
+        seed=seed,
+        cw_port=cw_port,
+        qbo_port=qbo_port,
+        latency_ms=latency_ms,
+    )
+    lines = env_text(running.env())
+    if truth is not None:
+        running.books.manifest.write(truth)
+    if env_file is not None:
+        env_file.write_text(lines)
+        typer.echo(f"wrote {env_file}", err=True)
+    else:
+        typer.echo(lines, nl=False)
+    typer.echo(f"ConnectWise on {running.cw.url}, QuickBooks on {running.qbo.url}; Ctrl-C stops.", err=True)
+    _wait_for_signal()
+    running.stop()
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    stop.wait()
