@@ -5,6 +5,7 @@ Nothing else in Tally reads ``os.environ``. Secrets are ``SecretStr`` so they ne
 
 from __future__ import annotations
 
+import getpass
 import re
 from datetime import time, timedelta
 from decimal import Decimal
@@ -35,8 +36,31 @@ def _split_ids(value: object) -> list[str]:
     return [part.strip() for part in str(value or "").split(",") if part.strip()]
 
 
+FIX_KINDS = ("backflow_payment", "apply_credit_memo", "apply_credit_in_cw", "mirror_invoice", "mirror_credit_memo")
+_LIMIT = re.compile(r"^\s*([a-z_]+)\s*<=\s*\$?\s*(\d+(?:\.\d{1,2})?)\s*$")
+
+
+def parse_auto_approve(value: object) -> dict[str, Decimal]:
+    """Parse ``backflow_payment<=250,apply_credit_memo<=500`` into fix kind -> largest amount; empty = off."""
+    if isinstance(value, dict):
+        parts = [f"{kind}<={limit}" for kind, limit in value.items()]
+    else:
+        parts = [part for part in str(value or "").split(",") if part.strip()]
+    limits: dict[str, Decimal] = {}
+    for part in parts:
+        match = _LIMIT.match(part)
+        if not match:
+            raise ValueError(f"{part.strip()!r} is not KIND<=AMOUNT, e.g. backflow_payment<=250")
+        kind, limit = match.groups()
+        if kind not in FIX_KINDS:
+            raise ValueError(f"{kind!r} is not a fix Tally makes; use one of {', '.join(FIX_KINDS)}")
+        limits[kind] = Decimal(limit)
+    return limits
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 IdList = Annotated[list[str], NoDecode, BeforeValidator(_split_ids)]
+AutoApprove = Annotated[dict[str, Decimal], NoDecode, BeforeValidator(parse_auto_approve)]
 
 
 class Settings(BaseSettings):
@@ -77,6 +101,8 @@ class Settings(BaseSettings):
     tolerance: Decimal = Field(Decimal("0.05"), alias="TALLY_TOLERANCE")
     dual_approval_above: Decimal = Field(Decimal("5000"), alias="TALLY_DUAL_APPROVAL_ABOVE")
     sync_grace: Duration = Field(timedelta(minutes=30), alias="TALLY_SYNC_GRACE")
+    auto_approve: AutoApprove = Field(default_factory=dict, alias="TALLY_AUTO_APPROVE")
+    operator: str = Field(default_factory=lambda: f"cli:{getpass.getuser()}", alias="TALLY_OPERATOR")
 
     @field_validator("timezone")
     @classmethod
@@ -86,6 +112,14 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"{value!r} is not a timezone name such as America/New_York") from exc
         return value
+
+    @field_validator("operator")
+    @classmethod
+    def _cli_actor(cls, value: str) -> str:
+        name = value.strip().removeprefix("cli:")
+        if not name:
+            raise ValueError("name the operator, e.g. TALLY_OPERATOR=ana")
+        return f"cli:{name}"
 
     @field_validator("tolerance", "dual_approval_above")
     @classmethod

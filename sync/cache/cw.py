@@ -1,0 +1,165 @@
+"""Reading ConnectWise into the cache: invoices (with their credit rows) and companies.
+
+Incremental reads ask for records whose ``lastUpdated`` is past the cursor minus a look-back window (clocks and
+same-second updates), and de-duplicate by id. ConnectWise touches an invoice's ``lastUpdated`` when a payment or
+credit row changes, so payment rows are read only for invoices that changed and carry credits — a full sync does
+not cost one call per invoice. Deletions: a full read drops what it did not see; an incremental one compares
+ConnectWise's count with the cache and scans ids only when they differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Engine
+
+from sync.cache.rows import cw_company_row, cw_invoice_row, cw_payment_row
+from sync.cache.store import (
+    Progress,
+    StreamReport,
+    cached_ids,
+    count_changes,
+    delete_ids,
+    read_cursor,
+    upsert,
+    write_cursor,
+)
+from sync.clients.connectwise import ConnectWiseClient
+from sync.db import session_scope
+from sync.models import CWCompany, CWInvoice, CWPayment, utcnow
+from sync.records import CWInvoice as CWInvoiceRecord
+
+log = logging.getLogger(__name__)
+PAGE = 1000
+
+
+def chunks(items: Iterable[Any], size: int = PAGE) -> Iterator[list[Any]]:
+    """Yield lists of up to ``size`` items."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def sync_cw_invoices(
+    engine: Engine, cw: ConnectWiseClient, *, full: bool, lookback: timedelta, progress: Progress, workers: int = 6
+) -> StreamReport:
+    """Bring cached CW invoices, credit memos and their credit rows up to date."""
+    stream = "cw.invoices"
+    with session_scope(engine, write_lock=True) as session:
+        cursor = read_cursor(session, stream)
+    since = None if full or cursor is None else cursor - lookback
+    report, seen, need_rows = StreamReport(), set[int](), list[int]()
+    newest = cursor
+    for page in chunks(cw.iter_invoices(updated_since=since)):
+        need_rows += _write_invoice_page(engine, page, report)
+        seen.update(record.id for record in page)
+        newest = max([newest, *(r.last_updated for r in page if r.last_updated)], default=None, key=_when)
+        progress(stream, len(page), None)
+    rows = _read_credit_rows(cw, need_rows, workers)
+    report.api_calls += len(need_rows)
+    with session_scope(engine, write_lock=True) as session:
+        for invoice_id, payments in rows.items():
+            session.execute(delete(CWPayment).where(CWPayment.invoice_id == invoice_id))  # type: ignore[arg-type]
+            upsert(session, CWPayment, [cw_payment_row(payment) for payment in payments])
+        stale = _gone_invoices(session, cw, seen, full=full, report=report)
+        if stale:
+            session.execute(delete(CWPayment).where(CWPayment.invoice_id.in_(stale)))  # type: ignore[attr-defined]
+            report.deleted += delete_ids(session, CWInvoice, stale)
+        if newest is not None:
+            write_cursor(session, stream, newest)
+    return report
+
+
+def _when(value: datetime | None) -> datetime:
+    return value or datetime.min.replace(tzinfo=utcnow().tzinfo)
+
+
+def _write_invoice_page(engine: Engine, page: list[CWInvoiceRecord], report: StreamReport) -> list[int]:
+    """Upsert one page; return the invoices whose credit rows must be (re)read."""
+    rows = [cw_invoice_row(record) for record in page]
+    with session_scope(engine, write_lock=True) as session:
+        table = CWInvoice.__table__  # type: ignore[attr-defined]
+        ids = [row["id"] for row in rows]
+        before = {
+            row[0]: (row[1], row[2])
+            for row in session.execute(
+                select(table.c.id, table.c.last_updated, table.c.credits).where(table.c.id.in_(ids))
+            )
+        }
+        count_changes(report, {key: value[0] for key, value in before.items()}, rows)
+        upsert(session, CWInvoice, rows)
+        dropped = [r["id"] for r in rows if r["credits"] == 0 and before.get(r["id"], (None, 0))[1] != 0]
+        if dropped:
+            session.execute(delete(CWPayment).where(CWPayment.invoice_id.in_(dropped)))  # type: ignore[attr-defined]
+    return [
+        row["id"]
+        for row in rows
+        if row["type"] != "CreditMemo"  # a memo's ``credits`` is what was taken from it: rows live on invoices
+        and row["credits"] != 0
+        and (row["id"] not in before or before[row["id"]] != (row["last_updated"], row["credits"]))
+    ]
+
+
+def _read_credit_rows(cw: ConnectWiseClient, invoice_ids: list[int], workers: int) -> dict[int, list[Any]]:
+    if not invoice_ids:
+        return {}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cw-rows") as pool:
+        return dict(zip(invoice_ids, pool.map(cw.list_payments, invoice_ids), strict=True))
+
+
+def _gone_invoices(
+    session: Any, cw: ConnectWiseClient, seen: set[int], *, full: bool, report: StreamReport
+) -> list[int]:
+    cached = cached_ids(session, CWInvoice)
+    if full:
+        return sorted(cached - seen)
+    report.api_calls += 1
+    remote_count = cw.count_invoices()
+    if remote_count == len(cached):
+        return []
+    log.info("ConnectWise holds %s invoices, the cache %s: scanning ids for deletions", remote_count, len(cached))
+    remote = set(cw.iter_invoice_ids())
+    return sorted(cached - remote)
+
+
+def sync_cw_companies(
+    engine: Engine, cw: ConnectWiseClient, *, full: bool, lookback: timedelta, progress: Progress
+) -> StreamReport:
+    """Bring cached CW companies up to date (deletions are seen by full syncs)."""
+    stream = "cw.companies"
+    with session_scope(engine, write_lock=True) as session:
+        cursor = read_cursor(session, stream)
+    since = None if full or cursor is None else cursor - lookback
+    report, seen, newest = StreamReport(), set[int](), cursor
+    for page in chunks(cw.iter_companies(updated_since=since)):
+        rows = [cw_company_row(record) for record in page]
+        with session_scope(engine, write_lock=True) as session:
+            table = CWCompany.__table__  # type: ignore[attr-defined]
+            before = {
+                r[0]: r[1]
+                for r in session.execute(
+                    select(table.c.id, table.c.last_updated).where(table.c.id.in_([row["id"] for row in rows]))
+                )
+            }
+            count_changes(report, before, rows)
+            upsert(session, CWCompany, rows)
+        seen.update(row["id"] for row in rows)
+        newest = max([newest, *(r.last_updated for r in page if r.last_updated)], default=None, key=_when)
+        progress(stream, len(page), None)
+    with session_scope(engine, write_lock=True) as session:
+        if full:
+            report.deleted += delete_ids(session, CWCompany, cached_ids(session, CWCompany) - seen)
+        if newest is not None:
+            write_cursor(session, stream, newest)
+    return report
+
+
+def cached_count(session: Any, model: Any) -> int:
+    """Count cached rows of ``model``."""
+    return int(session.execute(select(func.count()).select_from(model)).scalar_one())

@@ -1,0 +1,61 @@
+"""Core ``tally`` commands (no Slack): database and cache. ``bot.cli`` gathers them into one command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sync.cache import SyncReport, run_sync
+from sync.cli_qbo import qbo_app
+from sync.clients.errors import TallyAPIError
+from sync.progress import SyncProgress
+from sync.qbo_auth import QuickBooksAuthError
+from sync.settings import load_settings
+from sync.wiring import clients, open_engine
+
+db_app = typer.Typer(help="Tally's own database.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_API_ERROR = 3  # a remote system refused or failed: the message says what to do
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate Tally's tables (the release process runs this)."""
+    engine = open_engine(load_settings())
+    typer.echo(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+def sync(full: Annotated[bool, typer.Option("--full", help="re-read everything, not only changes")] = False) -> None:
+    """Read ConnectWise and QuickBooks into Tally's cache and print what changed."""
+    settings = load_settings()
+    engine = open_engine(settings)
+    try:
+        with clients(settings, engine) as both, SyncProgress() as progress:
+            report = run_sync(engine, both.cw, both.qbo, full=full, progress=progress)
+    except (TallyAPIError, QuickBooksAuthError) as exc:
+        err_console.print(f"[red]Sync stopped:[/] {exc}")
+        raise typer.Exit(EXIT_API_ERROR) from exc
+    console.print(report_table(report))
+
+
+def report_table(report: SyncReport) -> Table:
+    """Render what a sync changed."""
+    took = (report.finished - report.started).total_seconds() if report.finished else 0.0
+    table = Table(title=f"{'Full' if report.full else 'Incremental'} sync: {report.changed} changes in {took:.1f}s")
+    for column in ("stream", "created", "updated", "deleted"):
+        table.add_column(column, justify="left" if column == "stream" else "right")
+    for name, part in report.streams.items():
+        table.add_row(name, str(part.created), str(part.updated), str(part.deleted))
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    """Add the core commands to ``app``."""
+    app.add_typer(db_app, name="db")
+    app.add_typer(qbo_app, name="qbo")
+    app.command("sync")(sync)

@@ -1,0 +1,275 @@
+"""Every table Tally keeps, in one place (SQLModel).
+
+The cache mirrors just enough of ConnectWise and QuickBooks to reconcile without calling the APIs again:
+CW companies, invoices (credit memos are invoices of type ``CreditMemo``) and their payment/credit rows; QBO
+customers, invoices, credit memos, payments and payment lines. ``SyncCursor`` rows remember how far each stream
+was read and advance in the same transaction as the rows they describe. ``QBOConnection`` holds the
+encrypted OAuth tokens.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from sync.db import Money, UTCDateTime
+
+
+def utcnow() -> datetime:
+    """Return the current aware UTC time."""
+    return datetime.now(UTC)
+
+
+def _money(*, nullable: bool = False, default: Decimal | None = Decimal("0.00")) -> Decimal:
+    return Field(default=default, sa_type=Money, nullable=nullable)  # type: ignore[no-any-return]
+
+
+def _when(*, nullable: bool = True, index: bool = False) -> datetime:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)  # type: ignore[no-any-return]
+
+
+class CWCompany(SQLModel, table=True):
+    """A ConnectWise company (customer)."""
+
+    __tablename__ = "cw_company"
+    id: int = Field(primary_key=True)
+    identifier: str
+    name: str
+    account_number: str | None = Field(default=None, index=True)
+    last_updated: datetime | None = _when()
+
+
+class CWInvoice(SQLModel, table=True):
+    """A ConnectWise invoice or credit memo (``type == "CreditMemo"``)."""
+
+    __tablename__ = "cw_invoice"
+    __table_args__ = (Index("ix_cw_invoice_number_key", "number_key"),)
+    id: int = Field(primary_key=True)
+    number: str
+    number_key: str  # normalised: whitespace stripped, upper-case
+    type: str
+    company_id: int | None = Field(default=None, index=True)
+    account_number: str | None = None
+    invoice_date: date | None = None
+    due_date: date | None = None
+    status_name: str | None = None
+    is_closed: bool = True
+    subtotal: Decimal = _money()
+    sales_tax: Decimal = _money()
+    total: Decimal = _money()
+    payments: Decimal = _money()
+    credits: Decimal = _money()
+    balance: Decimal = _money()
+    last_updated: datetime | None = _when(index=True)
+    rows_synced_at: datetime | None = _when()  # when its payment rows were last read
+
+
+class CWPayment(SQLModel, table=True):
+    """A payment row on a CW invoice; ``credit_memo_id`` set means a credit-memo application."""
+
+    __tablename__ = "cw_payment"
+    id: int = Field(primary_key=True)
+    invoice_id: int = Field(index=True)
+    type: str | None = None
+    amount: Decimal = _money()
+    payment_date: date | None = None
+    credit_memo_id: int | None = Field(default=None, index=True)
+
+
+class QBOCustomer(SQLModel, table=True):
+    """A QuickBooks customer."""
+
+    __tablename__ = "qbo_customer"
+    id: str = Field(primary_key=True)
+    display_name: str
+    company_name: str | None = None
+    active: bool = True
+    balance: Decimal = _money()
+    last_updated: datetime | None = _when()
+
+
+class QBODocument(SQLModel, table=True):
+    """A QuickBooks invoice or credit memo (``entity`` says which)."""
+
+    __tablename__ = "qbo_document"
+    __table_args__ = (Index("ix_qbo_document_number_key", "entity", "number_key"),)
+    entity: str = Field(primary_key=True)  # "Invoice" | "CreditMemo"
+    id: str = Field(primary_key=True)
+    sync_token: str = "0"  # noqa: S105 (a QuickBooks SyncToken, not a secret)
+    doc_number: str | None = None
+    number_key: str | None = None
+    customer_id: str | None = Field(default=None, index=True)
+    txn_date: date | None = None
+    due_date: date | None = None
+    total: Decimal = _money()
+    balance: Decimal = _money()
+    remaining_credit: Decimal | None = _money(nullable=True, default=None)
+    private_note: str | None = Field(default=None, sa_type=Text)
+    last_updated: datetime | None = _when()
+
+
+class QBOPayment(SQLModel, table=True):
+    """A QuickBooks payment (``total == 0`` for a pure credit application)."""
+
+    __tablename__ = "qbo_payment"
+    id: str = Field(primary_key=True)
+    sync_token: str = "0"  # noqa: S105 (a QuickBooks SyncToken, not a secret)
+    customer_id: str | None = Field(default=None, index=True)
+    txn_date: date | None = None
+    total: Decimal = _money()
+    unapplied: Decimal = _money()
+    last_updated: datetime | None = _when()
+
+
+class QBOPaymentLink(SQLModel, table=True):
+    """One linked transaction of a payment line: the amount applied to an invoice or taken from a memo."""
+
+    __tablename__ = "qbo_payment_link"
+    payment_id: str = Field(primary_key=True)
+    line_no: int = Field(primary_key=True)
+    link_no: int = Field(primary_key=True, default=0)
+    txn_id: str = Field(index=True)
+    txn_type: str
+    amount: Decimal = _money()
+
+
+class SyncCursor(SQLModel, table=True):
+    """How far one stream (``cw.invoices``, ``qbo.cdc`` ...) has been read."""
+
+    __tablename__ = "sync_cursor"
+    stream: str = Field(primary_key=True)
+    position: datetime | None = _when()
+    updated_at: datetime | None = _when()
+
+
+class QBOConnection(SQLModel, table=True):
+    """The QuickBooks OAuth grant for one realm, tokens encrypted with TALLY_SECRET_KEY."""
+
+    __tablename__ = "qbo_connection"
+    __table_args__ = (UniqueConstraint("realm_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    realm_id: str
+    access_token: str | None = Field(default=None, sa_column=Column(Text))
+    access_expires_at: datetime | None = _when()
+    refresh_token: str | None = Field(default=None, sa_column=Column(Text))
+    refresh_expires_at: datetime | None = _when()
+    state: str = "connected"  # connected | needs_reconnect
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    generation: int = 0  # bumped on every refresh; lets a waiting process see it lost the race
+    updated_at: datetime | None = _when()
+
+
+# -- findings, fixes and the audit trail ------------------------------------------------------------------------
+
+
+LIVE_ACTION = "status IN ('proposed', 'approved', 'executing')"
+
+
+class FindingRecord(SQLModel, table=True):
+    """A finding as Tally remembers it: reported once, updated in place, resolved when the books agree."""
+
+    __tablename__ = "finding"
+    key: str = Field(primary_key=True)  # kind:NUMBER[:NUMBER]
+    kind: str = Field(index=True)
+    status: str = Field(default="open", index=True)  # open | resolved
+    customer: str | None = None
+    documents: str = "[]"  # JSON list of document numbers
+    amount: Decimal = _money()
+    explanation: str = Field(default="", sa_column=Column(Text, nullable=False))
+    cw: str = "{}"  # JSON: the ConnectWise side
+    qbo: str = "{}"  # JSON: the QuickBooks side
+    fix_kind: str | None = None
+    fix_params: str | None = Field(default=None, sa_column=Column(Text))
+    first_seen: datetime | None = _when(nullable=False)
+    last_seen: datetime | None = _when(nullable=False)
+    resolved_at: datetime | None = _when()
+    resolved_by: str | None = None  # "action:<id>" when Tally fixed it, else "the books agree"
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+
+
+class Action(SQLModel, table=True):
+    """A proposed fix: proposed → approved → executing → succeeded | failed (or rejected, superseded)."""
+
+    __tablename__ = "action"
+    # At most one live (proposed, approved or executing) action per finding: a second proposal cannot slip in.
+    __table_args__ = (
+        Index(
+            "uq_action_live_finding",
+            "finding_key",
+            unique=True,
+            sqlite_where=text(LIVE_ACTION),
+            postgresql_where=text(LIVE_ACTION),
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    finding_key: str = Field(index=True)
+    kind: str
+    status: str = Field(default="proposed", index=True)
+    params: str = "{}"  # JSON: documents, ids and amount of the exact remote write
+    amount: Decimal = _money()
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))  # the exact write, in words
+    requested_by: str | None = None
+    approvals_needed: int = 1
+    result: str | None = Field(default=None, sa_column=Column(Text))  # why it failed / was superseded, or what it did
+    remote_id: str | None = None
+    created_at: datetime | None = _when(nullable=False)
+    updated_at: datetime | None = _when(nullable=False)
+    executed_at: datetime | None = _when()
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+
+
+class Approval(SQLModel, table=True):
+    """One approver's approval of one action; an approver counts once."""
+
+    __tablename__ = "approval"
+    __table_args__ = (UniqueConstraint("action_id", "approver"),)
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(index=True)
+    approver: str
+    at: datetime | None = _when(nullable=False)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """A remote write Tally is about to make, written (and committed) before the call: the idempotency guard."""
+
+    __tablename__ = "write_ledger"
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(index=True)
+    system: str  # ConnectWise | QuickBooks
+    operation: str  # e.g. create_payment
+    request_id: str = Field(unique=True)  # QBO requestid; for CW a marker written into the record where possible
+    status: str = Field(default="pending", index=True)  # pending | done | failed
+    remote_id: str | None = None
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime | None = _when(nullable=False)
+    settled_at: datetime | None = _when()
+
+
+class AuditEvent(SQLModel, table=True):
+    """One append-only entry of the audit trail: who did what, when, with the amounts and remote ids."""
+
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime | None = _when(nullable=False, index=True)
+    actor: str  # a Slack user id, "scheduler", or "cli:<operator>"
+    verb: str  # finding.opened, finding.updated, finding.resolved, action.proposed, action.approved, ...
+    subject: str = Field(index=True)  # "finding:<key>" or "action:<id>"
+    amount_before: Decimal | None = _money(nullable=True, default=None)
+    amount_after: Decimal | None = _money(nullable=True, default=None)
+    remote_ids: str | None = None  # JSON
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class CustomerLink(SQLModel, table=True):
+    """A CW company ↔ QBO customer mapping a person confirmed; it wins over every automatic match."""
+
+    __tablename__ = "customer_map"
+    cw_company_id: int = Field(primary_key=True)
+    qbo_customer_id: str
+    confirmed_by: str | None = None
+    at: datetime | None = _when()

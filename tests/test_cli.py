@@ -1,0 +1,79 @@
+"""The command line a newcomer meets first: `tally sandbox serve` and `tally demo`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_sandbox_serve_writes_the_configuration_and_serves_until_interrupted(tmp_path: Path) -> None:
+    env_file, truth = tmp_path / "sandbox.env", tmp_path / "truth.json"
+    command = [
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "sandbox",
+        "serve",
+        "--cw-port",
+        "0",
+        "--qbo-port",
+        "0",
+        "--dataset",
+        "small",
+        "--seed",
+        "4",
+        "--env-file",
+        str(env_file),
+        "--truth",
+        str(truth),
+    ]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output, subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=output) as process:
+        _check_serving(process, env_file, truth, log)
+
+
+def _check_serving(process: subprocess.Popen[bytes], env_file: Path, truth: Path, log: Path) -> None:
+    try:
+        deadline = time.monotonic() + 60
+        while "QBO_WEBHOOK_VERIFIER" not in (env_file.read_text() if env_file.exists() else ""):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        values = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+        assert {"CW_BASE_URL", "CW_COMPANY_ID", "QBO_ENVIRONMENT", "QBO_REFRESH_TOKEN", "TALLY_SECRET_KEY"} <= set(
+            values
+        )
+        site = values["CW_BASE_URL"].split("/v2025_1/")[0]
+        info = httpx.get(f"{site}/login/companyinfo/{values['CW_COMPANY_ID']}").json()
+        assert info["Codebase"] == "v2025_1/"
+        discovery = httpx.get(values["QBO_ENVIRONMENT"]).json()
+        assert discovery["token_endpoint"].startswith(values["QBO_BASE_URL"].removesuffix("/v3"))
+        assert '"findings"' in truth.read_text()
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+
+
+def test_sandbox_serve_refuses_an_unknown_dataset() -> None:
+    result = CliRunner().invoke(app, ["sandbox", "serve", "--dataset", "huge", "--cw-port", "0", "--qbo-port", "0"])
+    assert result.exit_code == 2
+    assert "empty, small or large" in result.output
+
+
+def test_demo_shows_both_systems_and_the_planted_discrepancies(tmp_path: Path) -> None:
+    os.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["demo"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for text in ("ConnectWise", "QuickBooks", "payment_not_synced", "credit_not_applied_in_qbo", "orphan_in_qbo"):
+        assert text in result.output
