@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -77,3 +78,30 @@ def test_demo_shows_both_systems_and_the_planted_discrepancies(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     for text in ("ConnectWise", "QuickBooks", "payment_not_synced", "credit_not_applied_in_qbo", "orphan_in_qbo"):
         assert text in result.output
+
+
+def test_tally_sync_reads_both_systems_and_prints_what_changed(tmp_path: Path) -> None:
+    from tests.sandboxes import sandbox
+
+    with sandbox("small", seed=6) as running:
+        env = {**running.env(), "DATABASE_URL": f"sqlite:///{tmp_path / 'tally.db'}", "COLUMNS": "200"}
+        first = CliRunner().invoke(app, ["sync"], env=env)
+        second = CliRunner().invoke(app, ["sync"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "cw.invoices" in first.output
+    changed = re.search(r"sync: (\d+) changes", first.output)
+    assert changed is not None
+    assert int(changed.group(1)) > 1000
+    assert second.exit_code == 0, second.output
+    assert "0 changes" in second.output
+
+
+def test_tally_sync_says_what_to_do_when_connectwise_refuses_the_keys(tmp_path: Path) -> None:
+    from tests.sandboxes import sandbox
+
+    with sandbox("empty") as running:
+        env = {**running.env(), "CW_PRIVATE_KEY": "wrong", "DATABASE_URL": f"sqlite:///{tmp_path / 'tally.db'}"}
+        result = CliRunner().invoke(app, ["sync"], env=env)
+    assert result.exit_code == 3
+    assert "ConnectWise" in result.output
+    assert "Traceback" not in result.output

@@ -97,8 +97,16 @@ def test_incremental_sync_picks_up_creates_payments_and_deletes(engine: Engine, 
         assert deleted.status_code == 204
         customers = list(qbo.iter_customers())
         created = qbo.create_invoice("Q-NEW-1", customers[0].id, utcnow().date(), [DocumentLine(Decimal("99.00"))])
+        books = fresh.qbo.service.store.company(fresh.app.realm_id)  # type: ignore[attr-defined]
+        edited = next(i for i in books.all("Invoice") if not i.get("LinkedTxn"))
+        books.update(
+            "Invoice", {"Id": edited["Id"], "SyncToken": edited["SyncToken"], "DueDate": "2031-01-31"}, sparse=True
+        )
         report = run_sync(engine, cw, qbo)
         with session_scope(engine) as session:
+            updated = session.get(QBODocument, ("Invoice", edited["Id"]))
+            assert updated is not None
+            assert str(updated.due_date) == "2031-01-31"
             paid = session.get(CWInvoice, open_invoice["id"])
             assert paid is not None
             assert paid.payments == Decimal(str(open_invoice["payments"] or 0)) + Decimal("10.00")
@@ -106,6 +114,7 @@ def test_incremental_sync_picks_up_creates_payments_and_deletes(engine: Engine, 
             assert session.get(QBODocument, ("Invoice", created.id)) is not None
         assert report.streams["cw.invoices"].deleted == 1
         assert report.streams["qbo"].created >= 1
+        assert report.streams["qbo"].updated >= 1
 
 
 def test_a_failed_sync_leaves_the_cursor_and_the_next_run_recovers(engine: Engine, running: RunningSandbox) -> None:
