@@ -1,0 +1,140 @@
+"""The Web API methods the sandbox answers, each ``(store, params) -> ok body``; refusals raise ``SlackError``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.slack.blockkit import BlocksFormatError, parse_blocks
+from sandbox.slack.errors import SlackError
+from sandbox.slack.store import Message, SlackStore
+
+Params = dict[str, Any]
+Method = Callable[[SlackStore, Params], dict[str, Any]]
+
+
+def _required(params: Params, name: str, error: str) -> str:
+    value = params.get(name)
+    if value in (None, ""):
+        raise SlackError(error)
+    return str(value)
+
+
+def _text(params: Params) -> str | None:
+    value = params.get("text")
+    return None if value is None else str(value)
+
+
+def _blocks(params: Params) -> list[dict[str, Any]] | None:
+    try:
+        return parse_blocks(params.get("blocks"))
+    except BlocksFormatError:
+        raise SlackError("invalid_blocks_format") from None
+
+
+def _view(params: Params) -> object:
+    view = params.get("view")
+    if view in (None, ""):
+        raise SlackError("invalid_arguments", messages=["[ERROR] missing required field: view"])
+    if isinstance(view, str):
+        try:
+            return json.loads(view)
+        except ValueError:
+            raise SlackError("invalid_arguments", messages=["[ERROR] view must be a JSON object"]) from None
+    return view
+
+
+def _public(message: Message) -> Message:
+    """The message object as Slack returns it (no sandbox bookkeeping)."""
+    return {key: value for key, value in message.items() if key not in ("channel", "recipient")}
+
+
+def auth_test(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Describe the bot token's identity."""
+    workspace = store.workspace
+    return {
+        "ok": True,
+        "url": f"https://{workspace.team_domain}.slack.com/",
+        "team": workspace.team_name,
+        "user": workspace.bot_name,
+        "team_id": workspace.team_id,
+        "user_id": workspace.bot_user_id,
+        "bot_id": workspace.bot_id,
+        "is_enterprise_install": False,
+    }
+
+
+def chat_post_message(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Post a message (or a thread reply) as the bot."""
+    channel = _required(params, "channel", "channel_not_found")
+    thread_ts = params.get("thread_ts") or None
+    message = store.post_message(channel, text=_text(params), blocks=_blocks(params), thread_ts=thread_ts)
+    return {"ok": True, "channel": message["channel"], "ts": message["ts"], "message": _public(message)}
+
+
+def chat_update(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Replace a bot message's text/blocks."""
+    channel = _required(params, "channel", "channel_not_found")
+    ts = _required(params, "ts", "message_not_found")
+    message = store.update_message(channel, ts, text=_text(params), blocks=_blocks(params))
+    return {
+        "ok": True,
+        "channel": message["channel"],
+        "ts": message["ts"],
+        "text": message["text"],
+        "message": _public(message),
+    }
+
+
+def chat_post_ephemeral(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Show a message to one user in a channel."""
+    channel = _required(params, "channel", "channel_not_found")
+    user = _required(params, "user", "user_not_found")
+    message = store.post_ephemeral(channel, user, text=_text(params), blocks=_blocks(params))
+    return {"ok": True, "message_ts": message["ts"]}
+
+
+def views_open(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Open a modal with a trigger id."""
+    trigger_id = params.get("trigger_id")
+    if not trigger_id:
+        raise SlackError("invalid_arguments", messages=["[ERROR] missing required field: trigger_id"])
+    return {"ok": True, "view": store.open_view(str(trigger_id), _view(params))}
+
+
+def views_update(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Replace an open modal by ``view_id`` or ``external_id``."""
+    view_id = params.get("view_id") or None
+    external_id = params.get("external_id") or None
+    if not (view_id or external_id):
+        raise SlackError("invalid_arguments", messages=["[ERROR] view_id or external_id is required"])
+    view = store.update_view(_view(params), view_id=view_id, external_id=external_id, hash_=params.get("hash"))
+    return {"ok": True, "view": view}
+
+
+def usergroups_users_list(store: SlackStore, params: Params) -> dict[str, Any]:
+    """List a user group's members."""
+    users = store.workspace.usergroups.get(str(params.get("usergroup") or ""))
+    if users is None:
+        raise SlackError("no_such_subteam")
+    return {"ok": True, "users": list(users)}
+
+
+def conversations_members(store: SlackStore, params: Params) -> dict[str, Any]:
+    """List a channel's members: every workspace user and the bot (one page)."""
+    store.channel_id(_required(params, "channel", "channel_not_found"))
+    members = [*store.workspace.users, store.workspace.bot_user_id]
+    return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+
+
+METHODS: dict[str, Method] = {
+    "auth.test": auth_test,
+    "chat.postMessage": chat_post_message,
+    "chat.update": chat_update,
+    "chat.postEphemeral": chat_post_ephemeral,
+    "views.open": views_open,
+    "views.update": views_update,
+    "usergroups.users.list": usergroups_users_list,
+    "conversations.members": conversations_members,
+}

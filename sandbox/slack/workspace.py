@@ -1,0 +1,29 @@
+"""``SlackWorkspace``: the team, bot, people, channels and user groups one sandbox serves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SlackWorkspace:
+    """The team, bot, people, channels and user groups the sandbox serves (every channel holds every user)."""
+
+    team_id: str = "T0TALLY"
+    bot_token: str = "xoxb-sandbox-token"  # noqa: S105 - a sandbox credential, published on purpose
+    bot_user_id: str = "U0TALLYBOT"
+    signing_secret: str = "sandbox-signing-secret"  # noqa: S105 - a sandbox credential, published on purpose
+    channels: Mapping[str, str] = field(default_factory=lambda: {"C0FINANCE": "finance"})
+    users: Mapping[str, str] = field(default_factory=lambda: {"U0ANA": "ana", "U0BEN": "ben", "U0CARL": "carl"})
+    usergroups: Mapping[str, Sequence[str]] = field(default_factory=lambda: {"S0APPROVERS": ["U0ANA", "U0BEN"]})
+    team_domain: str = "tally-sandbox"
+    team_name: str = "Tally Sandbox"
+    bot_id: str = "B0TALLYBOT"
+    bot_name: str = "tally"
+    app_id: str = "A0TALLY"
+    verification_token: str = "sandbox-verification-token"  # noqa: S105 - deprecated by Slack, still sent
+
+    def channel_name(self, channel_id: str) -> str:
+        """Return a channel's name (``directmessage`` for a DM), as Slack puts it in payloads."""
+        return self.channels.get(channel_id, "directmessage")
