@@ -1,0 +1,33 @@
+"""Fixes ("actions"): proposed for findings, approved by people (or by policy), executed exactly once.
+
+propose(session, finding, settings=, actor=)          -> Action | None     (proposals)
+approve(engine, id, approver=, is_approver=)          -> ApprovalOutcome   (lifecycle)
+reject(engine, id, actor=, reason=, is_approver=)     -> ApprovalOutcome   (lifecycle)
+execute(engine, id, cw=, qbo=, actor=, tolerance=)    -> Action            (executor)
+settle(engine, cw=, qbo=)                             -> SettleReport      (recovery)
+approver_check(settings, extra=)                      -> Callable[[str], bool]  (policy)
+"""
+
+from sync.actions.executor import execute
+from sync.actions.lifecycle import ActionNotFoundError, ApprovalOutcome, approve, get_action, reject
+from sync.actions.policy import approvals_needed, approver_check, auto_approves
+from sync.actions.proposals import describe, live_action, propose
+from sync.actions.recovery import STALE_AFTER, SettleReport, settle
+
+__all__ = [
+    "STALE_AFTER",
+    "ActionNotFoundError",
+    "ApprovalOutcome",
+    "SettleReport",
+    "approvals_needed",
+    "approve",
+    "approver_check",
+    "auto_approves",
+    "describe",
+    "execute",
+    "get_action",
+    "live_action",
+    "propose",
+    "reject",
+    "settle",
+]

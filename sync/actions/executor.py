@@ -1,0 +1,173 @@
+"""Execute an approved action exactly once: claim, re-check, write the ledger, write remotely, record.
+
+1. Claim: one conditional ``UPDATE action SET status='executing' WHERE id=? AND status='approved'``. Whoever
+   gets row count 1 goes on; every other caller (thread, process, second click) gets the action as it is.
+2. Re-check the live documents (``recheck``): no longer right → ``superseded`` with the reason, no write.
+3. Ledger: a ``pending`` row with a fresh request id and what existed before the write, COMMITTED before the
+   call, so a crash after the call leaves a trace that ``recovery.settle`` can look up.
+4. The call (QBO creates carry the ledger's request id as ``requestid``). Success → ledger ``done`` and action
+   ``succeeded`` in one transaction with the audit event. A definite refusal → ``failed`` with the API's
+   sentence. Anything else (timeout, dropped connection, 5xx after the write may have run) → the ledger stays
+   ``pending`` and ``settle`` looks at once; nothing is ever sent twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import col
+
+from sync import audit
+from sync.actions.lifecycle import Written, fail, get_action, subject, succeed, supersede, transition
+from sync.actions.proposals import params_of, report
+from sync.actions.recheck import Check, mirror_entity, recheck
+from sync.actions.recovery import settle
+from sync.clients.connectwise import ConnectWiseClient
+from sync.clients.errors import (
+    AuthError,
+    NotConfiguredError,
+    NotFoundError,
+    RateLimitedError,
+    TallyAPIError,
+    ValidationError,
+)
+from sync.clients.quickbooks import QuickBooksClient
+from sync.db import session_scope
+from sync.models import Action, LedgerEntry, utcnow
+from sync.records import DocumentLine
+
+log = logging.getLogger(__name__)
+
+# Refused before anything was done: the request was invalid, unauthorised, aimed at nothing, or throttled.
+# (ValueError: the client refused to send it.) A 5xx or a transport error is NOT here: the write may have run.
+DEFINITE = (ValidationError, AuthError, NotFoundError, NotConfiguredError, RateLimitedError, ValueError)
+OPERATIONS = {
+    "backflow_payment": ("ConnectWise", "create_payment"),
+    "apply_credit_in_cw": ("ConnectWise", "apply_credit"),
+    "apply_credit_memo": ("QuickBooks", "apply_credit_memo"),
+    "mirror_invoice": ("QuickBooks", "create_invoice"),
+    "mirror_credit_memo": ("QuickBooks", "create_credit_memo"),
+}
+
+
+def execute(
+    engine: Engine,
+    action_id: int,
+    *,
+    cw: ConnectWiseClient,
+    qbo: QuickBooksClient,
+    actor: str,
+    tolerance: Decimal,
+    after_remote_write: Callable[[], None] = lambda: None,
+) -> Action:
+    """Carry out an approved action at most once, whoever calls and however often; return it as it ends up."""
+    if not _claim(engine, action_id, actor):
+        return get_action(engine, action_id)
+    action = get_action(engine, action_id)
+    try:
+        check = recheck(action, cw=cw, qbo=qbo, tolerance=tolerance)
+    except Exception as exc:  # nothing is written yet, so failing here is always safe
+        log.warning("could not re-check action %s", action_id, exc_info=True)
+        why = exc.sentence if isinstance(exc, TallyAPIError) else "an unexpected error (logged)"
+        sentence = f"Tally could not re-check the documents before writing: {why} Nothing was written."
+        return fail(engine, action_id, sentence, actor=actor)
+    if check.reason is not None:
+        return supersede(engine, action_id, check.reason, actor=actor)
+    entry = _open_ledger(engine, action, check)
+    if entry is None:  # recovery gave up on this action while we re-checked
+        return get_action(engine, action_id)
+    assert entry.id is not None
+    try:
+        written = write(action, check, entry.request_id, cw=cw, qbo=qbo)
+    except DEFINITE as exc:
+        sentence = exc.sentence if isinstance(exc, TallyAPIError) else str(exc)
+        return fail(engine, action_id, f"{sentence} Nothing was written.", actor=actor, ledger_id=entry.id)
+    except Exception:
+        log.warning("the write of action %s may have happened; looking instead of retrying", action_id, exc_info=True)
+        settle(engine, cw=cw, qbo=qbo, actor=actor, ledger_id=entry.id, older_than=timedelta(0))
+        return get_action(engine, action_id)
+    after_remote_write()
+    return succeed(engine, entry.id, written, actor=actor)
+
+
+def write(action: Action, check: Check, request_id: str, *, cw: ConnectWiseClient, qbo: QuickBooksClient) -> Written:
+    """Make the one remote write ``action`` describes; return what it created."""
+    params = params_of(action)
+    amount = Decimal(params["amount"])
+    if action.kind in ("backflow_payment", "apply_credit_in_cw"):
+        credit = int(params["cw_credit_memo_id"]) if action.kind == "apply_credit_in_cw" else None
+        day = date.fromisoformat(params["date"])
+        row = cw.create_payment(int(params["cw_invoice_id"]), amount, day, credit_memo_id=credit)
+        remote_id = str(row.id)
+    elif action.kind == "apply_credit_memo":
+        assert check.qbo_memo is not None
+        assert check.qbo_invoice is not None
+        payment = qbo.apply_credit_memo(check.qbo_memo, check.qbo_invoice, amount, request_id=request_id)
+        remote_id = payment.id
+    else:
+        remote_id = _mirror(action.kind, params, check, request_id, qbo)
+    return report(action.kind, params, remote_id, check.balance)
+
+
+def mirror_note(word: str, number: str, request_id: str) -> str:
+    """The private note a mirror carries: it names the request, so a later look can tell it is Tally's."""
+    return f"Tally: copy of ConnectWise {word} {number} (request {request_id})"
+
+
+def _mirror(kind: str, params: dict[str, str], check: Check, request_id: str, qbo: QuickBooksClient) -> str:
+    doc = check.cw_doc
+    assert doc is not None
+    entity, number, customer = mirror_entity(kind), params["number"], params["qbo_customer_id"]
+    word = "credit memo" if entity == "CreditMemo" else "invoice"
+    total, tax = abs(Decimal(params["amount"])), abs(doc.sales_tax)
+    # One summarised line: the mirror must agree on number, customer, date and total, not line by line.
+    lines = [DocumentLine(total - tax, f"ConnectWise {word} {number}")]
+    day, note = date.fromisoformat(params["date"]), mirror_note(word, number, request_id)
+    if entity == "CreditMemo":
+        return qbo.create_credit_memo(number, customer, day, lines, tax, private_note=note, request_id=request_id).id
+    created = qbo.create_invoice(
+        number, customer, day, lines, tax, doc.due_date, private_note=note, request_id=request_id
+    )
+    return created.id
+
+
+def _claim(engine: Engine, action_id: int, actor: str) -> bool:
+    with session_scope(engine, write_lock=True) as session:
+        won = transition(session, action_id, source=("approved",), target="executing")
+        if won:
+            audit.record(session, actor=actor, verb="action.executing", subject=subject(action_id))
+        return won
+
+
+def _open_ledger(engine: Engine, action: Action, check: Check) -> LedgerEntry | None:
+    """Commit the pending ledger row, touching the action so a recovery sweep cannot fail it meanwhile."""
+    assert action.id is not None
+    system, operation = OPERATIONS[action.kind]
+    detail = {"before": list(check.before), "balance": None if check.balance is None else str(check.balance)}
+    with session_scope(engine, write_lock=True) as session:
+        touched = session.connection().execute(
+            update(Action)
+            .where(col(Action.id) == action.id, col(Action.status) == "executing")
+            .values(updated_at=utcnow())
+        )
+        if touched.rowcount != 1:
+            return None
+        entry = LedgerEntry(
+            action_id=action.id,
+            system=system,
+            operation=operation,
+            request_id=str(uuid.uuid4()),
+            status="pending",
+            detail=json.dumps(detail),
+            created_at=utcnow(),
+        )
+        session.add(entry)
+        session.flush()
+        return entry

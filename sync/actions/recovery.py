@@ -1,0 +1,149 @@
+"""Settle the writes whose outcome Tally never learned, by looking at the remote system, never by writing again.
+
+A ``pending`` ledger row means Tally committed to a write and then lost track (crash, timeout, dropped
+connection). ``settle`` looks for what that write would have made:
+
+- ConnectWise: the invoice's payment rows, for one that was not there before the write (the ledger lists those)
+  with the same amount and credit memo;
+- QuickBooks: a credit application is a new zero-total payment linking both documents; a mirror is the document
+  with that DocNumber whose private note names the ledger's request id.
+
+Found → ledger ``done``, action ``succeeded``. Not found → ledger ``failed``, action ``failed`` with "was not
+written; safe to approve again". The action is not put back to ``approved``: an action executes at most once,
+and after an unclear outcome a person should look at a fresh proposal (the next check makes one, with the
+books re-read) rather than have Tally retry on its own. Could not look (the system is down) → left pending.
+
+Run it on start by every process, and from the scheduler. ``older_than`` keeps it off writes another process
+may still be making: a write in flight lasts at most a few minutes (timeouts x retries), so the default waits
+``STALE_AFTER``. The executor settles its own row at once (``older_than=0``): its own call is over.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from sync import audit
+from sync.actions.lifecycle import fail, get_action, subject, succeed
+from sync.actions.proposals import params_of, report
+from sync.actions.recheck import mirror_entity, qbo_numbered
+from sync.clients.connectwise import ConnectWiseClient
+from sync.clients.errors import TallyAPIError
+from sync.clients.quickbooks import QuickBooksClient
+from sync.db import session_scope
+from sync.models import Action, LedgerEntry, utcnow
+from sync.records import QBOInvoice, QBOPayment
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(minutes=15)
+
+
+@dataclass
+class SettleReport:
+    """What ``settle`` found, by action id."""
+
+    written: list[int] = field(default_factory=list)  # the write had happened: succeeded
+    not_written: list[int] = field(default_factory=list)  # it had not: failed, safe to approve again
+    unsure: list[int] = field(default_factory=list)  # could not look: still pending
+
+
+def settle(
+    engine: Engine,
+    *,
+    cw: ConnectWiseClient,
+    qbo: QuickBooksClient,
+    actor: str = "recovery",
+    older_than: timedelta = STALE_AFTER,
+    ledger_id: int | None = None,
+) -> SettleReport:
+    """Settle pending ledger rows (all older than ``older_than``, or just ``ledger_id``) by looking remotely."""
+    outcome = SettleReport()
+    for entry in _pending(engine, older_than, ledger_id):
+        assert entry.id is not None
+        action = get_action(engine, entry.action_id)
+        try:
+            found = look(action, entry, cw=cw, qbo=qbo)
+        except Exception as exc:  # a start-up sweep must not stop on one row; the row stays for the next run
+            level = logging.WARNING if isinstance(exc, TallyAPIError) else logging.ERROR
+            log.log(level, "could not look for the write of action %s; it stays pending", action.id, exc_info=True)
+            outcome.unsure.append(entry.action_id)
+            continue
+        if found is not None:
+            balance = json.loads(entry.detail or "{}").get("balance")
+            before = None if balance is None else Decimal(balance)
+            succeed(engine, entry.id, report(action.kind, params_of(action), found, before), actor=actor)
+            outcome.written.append(entry.action_id)
+        else:
+            sentence = f"{action.description} was not written (Tally lost the answer, looked, and found nothing); "
+            sentence += "it is safe to approve again when the next check proposes it."
+            fail(engine, entry.action_id, sentence, actor=actor, ledger_id=entry.id)
+            outcome.not_written.append(entry.action_id)
+    if ledger_id is None:
+        outcome.not_written.extend(_stuck(engine, older_than, actor))
+    return outcome
+
+
+def look(action: Action, entry: LedgerEntry, *, cw: ConnectWiseClient, qbo: QuickBooksClient) -> str | None:
+    """Return the remote id of what ``entry``'s write made, or None if it is not there."""
+    params = params_of(action)
+    before = {str(item) for item in json.loads(entry.detail or "{}").get("before", [])}
+    amount = Decimal(params["amount"])
+    if action.kind in ("backflow_payment", "apply_credit_in_cw"):
+        memo = int(params["cw_credit_memo_id"]) if action.kind == "apply_credit_in_cw" else None
+        for row in cw.list_payments(int(params["cw_invoice_id"])):
+            if str(row.id) not in before and row.amount == amount and row.credit_memo_id == memo:
+                return str(row.id)
+        return None
+    if action.kind == "apply_credit_memo":
+        invoice_id, memo_id = params["qbo_invoice_id"], params["qbo_credit_memo_id"]
+        for payment_id in qbo.get(QBOInvoice, invoice_id).linked_payment_ids:
+            if payment_id in before:
+                continue
+            payment = qbo.get(QBOPayment, payment_id)
+            if payment.applied_to(invoice_id) == amount and payment.applied_to(memo_id, "CreditMemo") == amount:
+                return payment.id
+        return None
+    for doc in qbo_numbered(qbo, mirror_entity(action.kind), params["number"]):
+        if doc.id not in before and entry.request_id in (doc.private_note or ""):
+            return doc.id
+    return None
+
+
+def _pending(engine: Engine, older_than: timedelta, ledger_id: int | None) -> list[LedgerEntry]:
+    with session_scope(engine) as session:
+        statement = select(LedgerEntry).where(col(LedgerEntry.status) == "pending").order_by(col(LedgerEntry.id))
+        if ledger_id is not None:
+            statement = statement.where(col(LedgerEntry.id) == ledger_id)
+        else:
+            statement = statement.where(col(LedgerEntry.created_at) <= utcnow() - older_than)
+        return list(session.execute(statement).scalars())
+
+
+def _stuck(engine: Engine, older_than: timedelta, actor: str) -> list[int]:
+    """Fail actions left ``executing`` with no ledger row: the process died before it could write anything."""
+    cutoff, failed = utcnow() - older_than, []
+    sentence = "Tally stopped before writing anything: nothing was written, and the next check proposes the fix again."
+    with session_scope(engine, write_lock=True) as session:
+        has_ledger = select(LedgerEntry.id).where(col(LedgerEntry.action_id) == col(Action.id)).exists()
+        candidates = select(Action.id).where(
+            col(Action.status) == "executing", col(Action.updated_at) <= cutoff, ~has_ledger
+        )
+        for action_id in list(session.execute(candidates).scalars()):
+            # updated_at again: an executor that opened its ledger meanwhile touched the row, and wins.
+            statement = (
+                update(Action)
+                .where(col(Action.id) == action_id, col(Action.status) == "executing", col(Action.updated_at) <= cutoff)
+                .values(status="failed", result=sentence, updated_at=utcnow())
+            )
+            if session.connection().execute(statement).rowcount == 1:
+                audit.record(session, actor=actor, verb="action.failed", subject=subject(action_id), detail=sentence)
+                failed.append(action_id)
+    return failed
