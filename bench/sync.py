@@ -32,7 +32,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sync.cache import run_sync  # noqa: E402
+from sync.cache import SyncReport, run_sync  # noqa: E402
 from sync.clients.connectwise import ConnectWiseClient  # noqa: E402
 from sync.clients.quickbooks import QuickBooksClient  # noqa: E402
 from sync.qbo_auth import QBOAuth  # noqa: E402
@@ -168,7 +168,7 @@ def run(values: dict[str, str], workdir: Path) -> int:
     return 0 if all(row[3] for row in rows) else 1
 
 
-def minimum_pages(report: Any) -> int:
+def minimum_pages(report: SyncReport) -> int:
     """Pages a sync cannot avoid: every list at 1,000 a page (+1 closing page), credit rows, one token refresh."""
     created = {name: part.created for name, part in report.streams.items()}
     lists = math.ceil(created["cw.invoices"] / 1000) + math.ceil(created["cw.companies"] / 1000)

@@ -1,4 +1,4 @@
-"""``tally sandbox serve``: run the ConnectWise and QuickBooks stand-ins with seeded books.
+"""``tally sandbox serve``: run the ConnectWise, QuickBooks and Slack stand-ins, with seeded books.
 
 Before serving it writes (or prints) the ``NAME=value`` lines that point Tally at it, so
 ``tally sandbox serve --env-file .env`` in one terminal and any ``tally`` command in another just work.
@@ -21,6 +21,7 @@ from sandbox.clock import Clock
 from sandbox.connectwise import CWCredentials, CWStore, serve_connectwise
 from sandbox.dataset import Books, generate, load
 from sandbox.quickbooks import QBOApp, QBOStore, serve_quickbooks
+from sandbox.slack import SlackWorkspace, serve_slack
 from sandbox.web import Faults, SandboxServer
 
 Dataset = Literal["empty", "small", "large"]
@@ -32,10 +33,12 @@ class RunningSandbox:
 
     cw: SandboxServer
     qbo: SandboxServer
+    slack: SandboxServer
     books: Books
     clock: Clock
     credentials: CWCredentials = field(default_factory=CWCredentials)
     app: QBOApp = field(default_factory=QBOApp)
+    workspace: SlackWorkspace = field(default_factory=SlackWorkspace)
     webhook_verifier: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
     @property
@@ -66,12 +69,18 @@ class RunningSandbox:
             "QBO_REALM_ID": app.realm_id,
             "QBO_REFRESH_TOKEN": self.qbo.service.issue_refresh_token(),  # type: ignore[attr-defined]
             "QBO_WEBHOOK_VERIFIER": self.webhook_verifier,
+            "SLACK_API_URL": f"{self.slack.url}/api/",
+            "SLACK_BOT_TOKEN": self.workspace.bot_token,
+            "SLACK_SIGNING_SECRET": self.workspace.signing_secret,
+            "TALLY_CHANNEL": next(iter(self.workspace.channels)),
+            "TALLY_APPROVER_GROUP": next(iter(self.workspace.usergroups)),
         }
 
     def stop(self) -> None:
-        """Stop both servers."""
+        """Stop every server."""
         self.cw.stop()
         self.qbo.stop()
+        self.slack.stop()
 
 
 def start_sandbox(
@@ -80,10 +89,11 @@ def start_sandbox(
     seed: int = 1,
     cw_port: int = 0,
     qbo_port: int = 0,
+    slack_port: int = 0,
     latency_ms: float = 0.0,
     plant: dict[str, int] | None = None,
 ) -> RunningSandbox:
-    """Generate the books, load them into fresh stores and start both servers."""
+    """Generate the books, load them into fresh stores and start the three servers."""
     clock = Clock()
     books = generate(dataset, seed, now=clock.now(), plant=plant)
     cw_store, qbo_store = CWStore(clock), QBOStore(clock)
@@ -93,7 +103,8 @@ def start_sandbox(
     qbo = serve_quickbooks(
         store=qbo_store, app=app, port=qbo_port, faults=Faults(latency_ms=latency_ms, rate_limit=500), clock=clock
     )
-    return RunningSandbox(cw=cw, qbo=qbo, books=books, clock=clock, app=app)
+    slack = serve_slack(port=slack_port, clock=clock)
+    return RunningSandbox(cw=cw, qbo=qbo, slack=slack, books=books, clock=clock, app=app)
 
 
 def env_text(env: dict[str, str]) -> str:
@@ -108,6 +119,7 @@ app = typer.Typer(help="Local stand-ins for ConnectWise Manage and QuickBooks On
 def serve(
     cw_port: Annotated[int, typer.Option(help="ConnectWise port (0 = any free port)")] = 8801,
     qbo_port: Annotated[int, typer.Option(help="QuickBooks port (0 = any free port)")] = 8802,
+    slack_port: Annotated[int, typer.Option(help="Slack Web API port (0 = any free port)")] = 8803,
     dataset: Annotated[str, typer.Option(help="empty, small or large")] = "small",
     seed: Annotated[int, typer.Option(help="seed of the generated books")] = 1,
     truth: Annotated[Path | None, typer.Option(help="write the ground-truth manifest (JSON) here")] = None,
@@ -122,6 +134,7 @@ def serve(
         seed=seed,
         cw_port=cw_port,
         qbo_port=qbo_port,
+        slack_port=slack_port,
         latency_ms=latency_ms,
     )
     lines = env_text(running.env())
@@ -132,7 +145,11 @@ def serve(
         typer.echo(f"wrote {env_file}", err=True)
     else:
         typer.echo(lines, nl=False)
-    typer.echo(f"ConnectWise on {running.cw.url}, QuickBooks on {running.qbo.url}; Ctrl-C stops.", err=True)
+    typer.echo(
+        f"ConnectWise on {running.cw.url}, QuickBooks on {running.qbo.url}, Slack on {running.slack.url}; "
+        "Ctrl-C stops.",
+        err=True,
+    )
     _wait_for_signal()
     running.stop()
 

@@ -18,6 +18,7 @@ the owning server shapes (``Service.internal_error``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -439,10 +440,8 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 response = server.handle(request)
             except _DropConnection:
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 return
             self.send_response(response.status, HTTPStatus(response.status).phrase if _known(response.status) else "")
             for key, value in response.headers:

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sync import cli_actions, cli_check
 from sync.cache import SyncReport, run_sync
 from sync.cli_qbo import qbo_app
 from sync.clients.errors import TallyAPIError
@@ -58,4 +59,6 @@ def register(app: typer.Typer) -> None:
     """Add the core commands to ``app``."""
     app.add_typer(db_app, name="db")
     app.add_typer(qbo_app, name="qbo")
+    cli_check.register(app)
+    cli_actions.register(app)
     app.command("sync")(sync)

@@ -273,3 +273,25 @@ class CustomerLink(SQLModel, table=True):
     qbo_customer_id: str
     confirmed_by: str | None = None
     at: datetime | None = _when()
+
+
+class DigestPost(SQLModel, table=True):
+    """The daily digest posted to one channel on one local day: the row is claimed before posting, so it posts once."""
+
+    __tablename__ = "digest_post"
+    __table_args__ = (UniqueConstraint("channel", "day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    day: date
+    status: str = "posting"  # posting | posted | failed
+    message_ts: str | None = None  # JSON list of the posted messages' ts
+    at: datetime | None = _when(nullable=False)
+
+
+class SlackApproverCache(SQLModel, table=True):
+    """Members of the approver user group, cached so a click is not slowed by a Slack API call."""
+
+    __tablename__ = "slack_approver_cache"
+    usergroup: str = Field(primary_key=True)
+    members: str = "[]"  # JSON list of user ids
+    fetched_at: datetime | None = _when(nullable=False)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import getpass
 import re
-from datetime import time, timedelta
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,6 +59,65 @@ def parse_auto_approve(value: object) -> dict[str, Decimal]:
     return limits
 
 
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_HOURS = re.compile(r"^\s*(?P<days>[a-z][a-z ,\-]*?)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """Weekdays (0 = Monday) and a daily window in minutes after local midnight; ``end`` may be 1440 (24:00)."""
+
+    days: frozenset[int]
+    start: int
+    end: int
+
+    def contains(self, moment: datetime) -> bool:
+        """Tell whether ``moment`` (already in the local timezone) falls inside these hours."""
+        minute = moment.hour * 60 + moment.minute
+        return moment.weekday() in self.days and self.start <= minute < self.end
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = (int(part) for part in text.split(":"))
+    if minutes > 59 or hours > 24 or (hours == 24 and minutes):
+        raise ValueError(f"{text} is not a time of day; use HH:MM between 00:00 and 24:00")
+    return hours * 60 + minutes
+
+
+def _day(name: str) -> int:
+    word = name.strip().lower()
+    for index, day in enumerate(_DAY_NAMES):
+        if word in (day, day[:3]):
+            return index
+    raise ValueError(f"{name.strip()!r} is not a weekday; use Mon, Tue, Wed, Thu, Fri, Sat or Sun")
+
+
+def _days(text: str) -> frozenset[int]:
+    days: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        start = _day(first)
+        stop = _day(last) if last.strip() else start
+        days.update((start + step) % 7 for step in range((stop - start) % 7 + 1))  # Fri-Mon wraps the weekend
+    return frozenset(days)
+
+
+def parse_business_hours(value: object) -> BusinessHours | None:
+    """Parse ``Mon-Fri 08:00-18:00`` (or ``Mon,Wed,Fri 09:00-17:00``); empty means always (``None``)."""
+    if isinstance(value, BusinessHours) or value is None:
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    match = _HOURS.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not business hours; write e.g. Mon-Fri 08:00-18:00, or leave it empty")
+    start, end = _minutes(match["start"]), _minutes(match["end"])
+    if end <= start:
+        raise ValueError(f"{text!r} ends before it starts; write the earlier time first, e.g. 08:00-18:00")
+    return BusinessHours(days=_days(match["days"]), start=start, end=end)
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 IdList = Annotated[list[str], NoDecode, BeforeValidator(_split_ids)]
 AutoApprove = Annotated[dict[str, Decimal], NoDecode, BeforeValidator(parse_auto_approve)]
@@ -102,6 +162,11 @@ class Settings(BaseSettings):
     dual_approval_above: Decimal = Field(Decimal("5000"), alias="TALLY_DUAL_APPROVAL_ABOVE")
     sync_grace: Duration = Field(timedelta(minutes=30), alias="TALLY_SYNC_GRACE")
     auto_approve: AutoApprove = Field(default_factory=dict, alias="TALLY_AUTO_APPROVE")
+    slash_command: str = Field("/tally", alias="TALLY_COMMAND")
+    admins: IdList = Field(default_factory=list, alias="TALLY_ADMINS")
+    public_url: str | None = Field(None, alias="TALLY_PUBLIC_URL")
+    business_hours: str = Field("", alias="TALLY_BUSINESS_HOURS")
+    port: int = Field(8000, alias="PORT")
     operator: str = Field(default_factory=lambda: f"cli:{getpass.getuser()}", alias="TALLY_OPERATOR")
 
     @field_validator("timezone")
@@ -112,6 +177,12 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"{value!r} is not a timezone name such as America/New_York") from exc
         return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _readable_hours(cls, value: str) -> str:
+        parse_business_hours(value)
+        return value.strip()
 
     @field_validator("operator")
     @classmethod
@@ -132,6 +203,16 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """The configured timezone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def hours(self) -> BusinessHours | None:
+        """The business hours scheduled checks keep to; ``None`` means always."""
+        return parse_business_hours(self.business_hours)
+
+    def in_business_hours(self, moment: datetime) -> bool:
+        """Tell whether the aware ``moment`` falls inside the business hours, in the configured timezone."""
+        hours = self.hours
+        return hours is None or hours.contains(moment.astimezone(self.zone))
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -6,28 +6,35 @@ reject(engine, id, actor=, reason=, is_approver=)     -> ApprovalOutcome   (life
 execute(engine, id, cw=, qbo=, actor=, tolerance=)    -> Action            (executor)
 settle(engine, cw=, qbo=)                             -> SettleReport      (recovery)
 approver_check(settings, extra=)                      -> Callable[[str], bool]  (policy)
+list_actions(engine, kinds=, status=, number=, text=)  -> list[Action]     (listing)
 """
 
 from sync.actions.executor import execute
-from sync.actions.lifecycle import ActionNotFoundError, ApprovalOutcome, approve, get_action, reject
+from sync.actions.lifecycle import ActionNotFoundError, ApprovalOutcome, approve, approvers_of, get_action, reject
+from sync.actions.listing import GROUPS, WAITING, list_actions, touches
 from sync.actions.policy import approvals_needed, approver_check, auto_approves
 from sync.actions.proposals import describe, live_action, propose
 from sync.actions.recovery import STALE_AFTER, SettleReport, settle
 
 __all__ = [
+    "GROUPS",
     "STALE_AFTER",
+    "WAITING",
     "ActionNotFoundError",
     "ApprovalOutcome",
     "SettleReport",
     "approvals_needed",
     "approve",
     "approver_check",
+    "approvers_of",
     "auto_approves",
     "describe",
     "execute",
     "get_action",
+    "list_actions",
     "live_action",
     "propose",
     "reject",
     "settle",
+    "touches",
 ]

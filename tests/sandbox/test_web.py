@@ -135,7 +135,8 @@ def test_latency_is_added_to_api_calls_only(client: httpx.Client) -> None:
 
 def test_admin_reports_faults_clock_and_stats(client: httpx.Client) -> None:
     settings = set_faults(client, latency_ms=5, fail_next=2)
-    assert settings["latency_ms"] == 5 and settings["fail_next"]["count"] == 2
+    assert settings["latency_ms"] == 5
+    assert settings["fail_next"]["count"] == 2
     before = client.get("/_sandbox/clock").json()["now"]
     after = client.post("/_sandbox/clock", json={"advance_seconds": 86400 * 31}).json()["now"]
     assert after[:10] > before[:10]
@@ -146,4 +147,5 @@ def test_admin_reports_faults_clock_and_stats(client: httpx.Client) -> None:
 def test_faults_configure_keeps_unnamed_settings() -> None:
     faults = Faults(latency_ms=10, rate_limit=5)
     faults.configure({"fail_next": 1})
-    assert faults.snapshot()["latency_ms"] == 10 and faults.snapshot()["rate_limit"] == 5
+    assert faults.snapshot()["latency_ms"] == 10
+    assert faults.snapshot()["rate_limit"] == 5

@@ -1,0 +1,31 @@
+"""Every Slack action id, block id and callback id Tally uses, in one place."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ActionId(StrEnum):
+    """``action_id`` of interactive elements; a button's ``value`` carries only an action id (or a list of them)."""
+
+    APPROVE = "tally_approve"
+    REJECT = "tally_reject"
+    APPROVE_ALL = "tally_approve_all"
+
+
+class BlockId(StrEnum):
+    """``block_id`` of blocks that listeners read back (a prefix when followed by ``:``)."""
+
+    DECISION = "tally_decision"  # Approve / Reject under an alert: ``tally_decision:<action id>``
+    SUMMARY = "tally_summary"  # "Approve all N" under a summary of many new findings
+    PREVIEW = "tally_preview"  # a preview row: ``tally_preview:<action id or all>:<group>:<filter>``
+    REASON = "tally_reason"  # the reason input of the reject modal
+
+
+class CallbackId(StrEnum):
+    """``callback_id`` of modals."""
+
+    REJECT_REASON = "tally_reject_reason"
+
+
+REASON_INPUT = "reason"  # action_id of the reason text box in the reject modal

@@ -1,0 +1,136 @@
+"""A check: sync both systems into the cache, reconcile, remember the findings, propose the fixes.
+
+This is the one job the scheduler, the Slack ``check`` command and ``tally check`` all run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from sync.actions import execute, propose, settle
+from sync.cache import SyncReport, run_sync
+from sync.cache.snapshot import load_snapshot
+from sync.cache.store import Progress, no_progress
+from sync.clients.connectwise import ConnectWiseClient
+from sync.clients.quickbooks import QuickBooksClient
+from sync.db import session_scope
+from sync.findings import FindingChanges, store_findings
+from sync.models import Action, CustomerLink, FindingRecord, utcnow
+from sync.reconcile import Finding, Policy, reconcile
+from sync.settings import Settings
+
+LIVE = ("proposed", "approved", "executing")
+
+
+@dataclass
+class CheckResult:
+    """What a check found and changed."""
+
+    findings: list[Finding]
+    changes: FindingChanges
+    sync: SyncReport | None
+    actions: dict[str, Action] = field(default_factory=dict)  # finding key -> its live (or latest) action
+    at: datetime = field(default_factory=utcnow)
+
+
+def policy_of(settings: Settings, now: datetime) -> Policy:
+    """The reconciliation policy from settings."""
+    return Policy(now=now, tolerance=settings.tolerance, grace=settings.sync_grace)
+
+
+def run_check(
+    engine: Engine,
+    settings: Settings,
+    *,
+    cw: ConnectWiseClient | None,
+    qbo: QuickBooksClient | None,
+    actor: str,
+    full: bool = False,
+    now: datetime | None = None,
+    progress: Progress = no_progress,
+) -> CheckResult:
+    """Sync (unless no clients are given: reconcile the cache as it is), reconcile, store, propose."""
+    if cw and qbo:
+        settle(engine, cw=cw, qbo=qbo, actor=actor)  # writes a crashed process left unsure, settled by looking
+    report = run_sync(engine, cw, qbo, full=full, progress=progress) if cw and qbo else None
+    now = now or utcnow()
+    with session_scope(engine) as session:
+        snapshot = load_snapshot(session, customer_map=stored_mapping(session))
+    findings = reconcile(snapshot, policy_of(settings, now))
+    with session_scope(engine, write_lock=True) as session:
+        changes = store_findings(session, findings, now=now, actor=actor)
+        rows = {row.key: row for row in session.execute(select(FindingRecord)).scalars()}
+        for finding in findings:
+            if finding.fix is not None:
+                propose(session, rows[finding.key], settings=settings, actor=actor)
+        actions = latest_actions(session, [finding.key for finding in findings])
+    if cw and qbo:
+        for key, action in list(actions.items()):
+            if action.status == "approved" and action.id is not None:  # approved by policy (TALLY_AUTO_APPROVE)
+                actions[key] = execute(engine, action.id, cw=cw, qbo=qbo, actor=actor, tolerance=settings.tolerance)
+    return CheckResult(findings=findings, changes=changes, sync=report, actions=actions, at=now)
+
+
+def stored_mapping(session: Session) -> dict[int, str]:
+    """CW company → QBO customer mappings a person confirmed."""
+    return {row.cw_company_id: row.qbo_customer_id for row in session.execute(select(CustomerLink)).scalars()}
+
+
+def latest_actions(session: Session, keys: list[str]) -> dict[str, Action]:
+    """The newest action of each finding key (a live one when there is one)."""
+    found: dict[str, Action] = {}
+    statement = select(Action).where(col(Action.finding_key).in_(keys)).order_by(col(Action.id))
+    for action in session.execute(statement).scalars():
+        current = found.get(action.finding_key)
+        if current is None or current.status not in LIVE or action.status in LIVE:
+            found[action.finding_key] = action
+    return found
+
+
+def finding_json(finding: Finding, action: Action | None) -> dict[str, Any]:
+    """One finding as ``tally check --json`` prints it (DESIGN.md: amounts are strings)."""
+    return {
+        "kind": finding.kind,
+        "key": finding.key,
+        "invoice_number": finding.invoice_number,
+        "customer": finding.customer,
+        "cw": finding.cw,
+        "qbo": finding.qbo,
+        "amount": str(finding.amount),
+        "explanation": finding.explanation,
+        "action": {"id": action.id, "kind": action.kind, "status": action.status} if action else None,
+    }
+
+
+def check_json(result: CheckResult) -> dict[str, Any]:
+    """The whole ``tally check --json`` object."""
+    by_kind: dict[str, dict[str, Any]] = {}
+    for finding in result.findings:
+        entry = by_kind.setdefault(finding.kind, {"count": 0, "amount": Decimal("0.00")})
+        entry["count"] += 1
+        entry["amount"] += finding.amount
+    return {
+        "findings": [finding_json(f, result.actions.get(f.key)) for f in result.findings],
+        "summary": {
+            "checked_at": result.at.isoformat(),
+            "open": len(result.findings),
+            "new": len(result.changes.new),
+            "resolved": len(result.changes.resolved),
+            "fixable": sum(1 for f in result.findings if f.fix is not None),
+            "by_kind": {kind: {"count": v["count"], "amount": str(v["amount"])} for kind, v in sorted(by_kind.items())},
+        },
+    }
+
+
+def dumps(result: CheckResult) -> str:
+    """Serialise a check for scripts."""
+    return json.dumps(check_json(result), indent=2)

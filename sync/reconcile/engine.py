@@ -1,0 +1,81 @@
+"""The reconciliation engine: a snapshot of both books in, findings out. Pure: no I/O, no clock reads."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from decimal import Decimal
+
+from sync.reconcile.balances import balance_findings
+from sync.reconcile.customers import map_customers
+from sync.reconcile.documents import Books, match_documents
+from sync.reconcile.model import ZERO, Finding, Policy, Snapshot, finding_key
+from sync.reconcile.money import (
+    MoneyFindings,
+    credit_findings,
+    intended_credits,
+    payment_findings,
+    qbo_applications,
+)
+
+
+def reconcile(snapshot: Snapshot, policy: Policy) -> list[Finding]:
+    """Find every disagreement between the ConnectWise and QuickBooks books in ``snapshot``."""
+    cmap = map_customers(snapshot.cw_companies, snapshot.qbo_customers, snapshot.customer_map)
+    books = Books(
+        companies={company.id: company for company in snapshot.cw_companies},
+        customers={customer.id: customer for customer in snapshot.qbo_customers},
+        cmap=cmap,
+        policy=policy,
+    )
+    matched = match_documents(books, snapshot.cw_docs, snapshot.qbo_docs)
+    applied = qbo_applications(snapshot.qbo_payments, intended_credits(matched.pairs, snapshot.cw_credits))
+    money = MoneyFindings()
+    payment_findings(books, matched.pairs, applied, money)
+    credit_findings(books, matched.pairs, snapshot.cw_credits, applied, money)
+    balances = balance_findings(
+        books,
+        matched.pairs,
+        snapshot.qbo_payments,
+        matched.explained_cw | money.explained_cw,
+        matched.explained_qbo | money.explained_qbo,
+    )
+    findings = [*matched.findings, *money.findings, *balances, *_unresolved(books, snapshot)]
+    return sorted(_merge_same_keys(findings), key=lambda finding: (finding.kind, finding.key))
+
+
+def _merge_same_keys(findings: list[Finding]) -> list[Finding]:
+    """One finding per key: e.g. three QuickBooks copies of one number are one duplicate finding."""
+    merged: dict[str, Finding] = {}
+    for finding in findings:
+        first = merged.get(finding.key)
+        merged[finding.key] = finding if first is None else replace(first, amount=first.amount + finding.amount)
+    return list(merged.values())
+
+
+def _unresolved(books: Books, snapshot: Snapshot) -> list[Finding]:
+    posted: dict[int | None, Decimal] = defaultdict(lambda: ZERO)  # one pass, not one per unmapped company
+    for doc in snapshot.cw_docs:
+        if doc.is_closed:
+            posted[doc.company_id] += doc.total
+    findings = []
+    for company_id in books.cmap.unresolved:
+        company = books.companies[company_id]
+        if company_id not in posted:
+            continue
+        label = company.account_number or company.identifier
+        findings.append(
+            Finding(
+                kind="customer_mismatch",
+                key=finding_key("customer_mismatch", label),
+                documents=(label,),
+                customer=company.name,
+                amount=posted[company_id],
+                explanation=(
+                    f"ConnectWise company {company.name} ({label}) matches no QuickBooks customer by saved mapping, "
+                    "account number or name, so its documents cannot be checked: map it once and Tally will."
+                ),
+                cw={"account": label, "name": company.name},
+            )
+        )
+    return findings
