@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,13 +19,14 @@ from sqlmodel import col
 from sync.actions import execute, propose, settle
 from sync.cache import SyncReport, run_sync
 from sync.cache.snapshot import load_snapshot
-from sync.cache.store import Progress, no_progress
+from sync.cache.store import Progress, no_progress, read_cursor, write_cursor
 from sync.clients.connectwise import ConnectWiseClient
 from sync.clients.quickbooks import QuickBooksClient
 from sync.db import session_scope
-from sync.findings import FindingChanges, store_findings
+from sync.findings import FindingChanges, as_finding, store_findings
 from sync.models import Action, CustomerLink, FindingRecord, utcnow
 from sync.reconcile import Finding, Policy, reconcile
+from sync.reconcile.engine import next_change
 from sync.settings import Settings
 
 LIVE = ("proposed", "approved", "executing")
@@ -63,11 +64,19 @@ def run_check(
         settle(engine, cw=cw, qbo=qbo, actor=actor)  # writes a crashed process left unsure, settled by looking
     report = run_sync(engine, cw, qbo, full=full, progress=progress) if cw and qbo else None
     now = now or utcnow()
+    if report is not None and report.changed == 0 and not full:
+        quiet = _quiet_result(engine, settings, now=now, report=report)
+        if quiet is not None:
+            return quiet
+    with session_scope(engine, write_lock=True) as session:
+        write_cursor(session, _quiet_stream(session, settings), _EPOCH)  # until stored anew, reconcile again
     with session_scope(engine) as session:
         snapshot = load_snapshot(session, customer_map=stored_mapping(session))
-    findings = reconcile(snapshot, policy_of(settings, now))
+    policy = policy_of(settings, now)
+    findings = reconcile(snapshot, policy)
     with session_scope(engine, write_lock=True) as session:
         changes = store_findings(session, findings, now=now, actor=actor)
+        write_cursor(session, _quiet_stream(session, settings), next_change(snapshot, policy) or _FOREVER)
         rows = {row.key: row for row in session.execute(select(FindingRecord)).scalars()}
         for finding in findings:
             if finding.fix is not None:
@@ -78,6 +87,28 @@ def run_check(
             if action.status == "approved" and action.id is not None:  # approved by policy (TALLY_AUTO_APPROVE)
                 actions[key] = execute(engine, action.id, cw=cw, qbo=qbo, actor=actor, tolerance=settings.tolerance)
     return CheckResult(findings=findings, changes=changes, sync=report, actions=actions, at=now)
+
+
+_FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _quiet_stream(session: Session, settings: Settings) -> str:
+    """The cursor naming how long the last reconcile stays true while nothing syncs in (per policy)."""
+    mappings = len(stored_mapping(session))
+    return f"check.quiet:{settings.tolerance}:{int(settings.sync_grace.total_seconds())}:{mappings}"
+
+
+def _quiet_result(engine: Engine, settings: Settings, *, now: datetime, report: SyncReport) -> CheckResult | None:
+    """Nothing synced in and no grace period ran out: the stored findings are still the answer."""
+    with session_scope(engine) as session:
+        until = read_cursor(session, _quiet_stream(session, settings))
+        if until is None or until <= now:
+            return None
+        rows = session.execute(select(FindingRecord).where(col(FindingRecord.status) == "open")).scalars().all()
+        findings = sorted((as_finding(row) for row in rows), key=lambda finding: (finding.kind, finding.key))
+        actions = latest_actions(session, [finding.key for finding in findings])
+    return CheckResult(findings=findings, changes=FindingChanges(), sync=report, actions=actions, at=now)
 
 
 def stored_mapping(session: Session) -> dict[int, str]:

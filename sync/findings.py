@@ -20,7 +20,7 @@ from sqlmodel import col
 
 from sync.audit import record
 from sync.models import Action, FindingRecord
-from sync.reconcile.model import Finding
+from sync.reconcile.model import Finding, FixSpec
 
 
 @dataclass
@@ -154,3 +154,19 @@ def _supersede_pending(session: Session, key: str, *, now: datetime, actor: str)
             detail=action.result,
             at=now,
         )
+
+
+def as_finding(row: FindingRecord) -> Finding:
+    """A stored finding, back as the engine's record (for a check that had nothing new to reconcile)."""
+    fix = FixSpec(row.fix_kind, json.loads(row.fix_params)) if row.fix_kind and row.fix_params else None
+    return Finding(
+        kind=row.kind,
+        key=row.key,
+        documents=tuple(json.loads(row.documents)),
+        customer=row.customer,
+        amount=row.amount,
+        explanation=row.explanation,
+        cw=json.loads(row.cw),
+        qbo=json.loads(row.qbo),
+        fix=fix,
+    )

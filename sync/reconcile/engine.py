@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 
 from sync.reconcile.balances import balance_findings
@@ -79,3 +80,17 @@ def _unresolved(books: Books, snapshot: Snapshot) -> list[Finding]:
             )
         )
     return findings
+
+
+def next_change(snapshot: Snapshot, policy: Policy) -> datetime | None:
+    """When this snapshot's findings could change with no data changing: the next sync-grace expiry, if any."""
+    mirrored = {(doc.is_cm, doc.key) for doc in snapshot.qbo_docs}
+    expiries = [
+        doc.last_updated + policy.grace
+        for doc in snapshot.cw_docs
+        if doc.is_closed
+        and doc.last_updated is not None
+        and (doc.is_cm, doc.key) not in mirrored
+        and doc.last_updated + policy.grace > policy.now
+    ]
+    return min(expiries, default=None)

@@ -101,3 +101,16 @@ def test_a_finding_whose_amount_moves_is_updated_in_place(engine: Engine, databa
     assert rows(engine)[partial.key].amount == partial.amount - Decimal("10.00")
     assert verbs(engine, f"finding:{partial.key}") == ["finding.opened", "finding.updated"]
     assert second.actions[partial.key].amount == partial.amount - Decimal("10.00")
+
+
+def test_nothing_changed_reuses_the_findings_until_a_grace_period_ends(engine: Engine, database_url: str) -> None:
+    with sandbox("small", seed=14) as running, cw_client(running) as cw, qbo_client(running) as qbo:
+        settings = settings_for(running, database_url)
+        first = run_check(engine, settings, cw=cw, qbo=qbo, actor="scheduler")
+        quiet = run_check(engine, settings, cw=cw, qbo=qbo, actor="scheduler")
+        assert [(f.key, f.amount, f.fix) for f in quiet.findings] == [(f.key, f.amount, f.fix) for f in first.findings]
+        in_grace = next(
+            n["documents"][0] for n in running.books.manifest.to_dict()["not_findings"] if n["reason"] == "in_grace"
+        )
+        later = run_check(engine, settings, cw=cw, qbo=qbo, actor="scheduler", now=utcnow() + settings.sync_grace)
+    assert f"invoice_missing_in_qbo:{in_grace}" in later.changes.opened
