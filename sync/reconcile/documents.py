@@ -39,6 +39,29 @@ class Books:
         company = self.company(doc)
         return company_label(company) if company else None
 
+    def finding(
+        self,
+        kind: str,
+        doc: CwDoc,
+        *,
+        amount: Decimal,
+        explanation: str,
+        qbo: QboDoc | None = None,
+        fix: FixSpec | None = None,
+    ) -> Finding:
+        """A finding about one ConnectWise document (keyed by its number), with both sides' values."""
+        return Finding(
+            kind=kind,
+            key=finding_key(kind, doc.number),
+            documents=(doc.number,),
+            customer=self.customer_label(doc),
+            amount=amount,
+            explanation=explanation,
+            cw=values_cw(doc),
+            qbo=values_qbo(qbo) if qbo is not None else {},
+            fix=fix,
+        )
+
 
 def match_documents(books: Books, cw_docs: tuple[CwDoc, ...], qbo_docs: tuple[QboDoc, ...]) -> Matched:
     """Pair every CW document with its QBO mirror and report what does not pair cleanly."""
@@ -87,17 +110,14 @@ def _missing(books: Books, doc: CwDoc, result: Matched) -> None:
         params["qbo_customer_id"] = customer
     result.explained_cw.add(doc.id)
     result.findings.append(
-        Finding(
-            kind=kind,
-            key=finding_key(kind, doc.number),
-            documents=(doc.number,),
-            customer=books.customer_label(doc),
+        books.finding(
+            kind,
+            doc,
             amount=doc.total,
             explanation=(
                 f"ConnectWise {doc_word(doc.is_cm)} {doc.number} for {money(doc.total)} has no copy in QuickBooks"
                 f"{'' if customer else ', and its company has no QuickBooks customer yet'}."
             ),
-            cw=values_cw(doc),
             fix=FixSpec(fix_kind, params) if customer else None,
         )
     )
@@ -107,18 +127,15 @@ def _duplicate_number(books: Books, doc: CwDoc, mirror: QboDoc, extra: QboDoc, r
     kind = "duplicate_in_qbo"
     result.explained_qbo.add(extra.id)
     result.findings.append(
-        Finding(
-            kind=kind,
-            key=finding_key(kind, doc.number),
-            documents=(doc.number,),
-            customer=books.customer_label(doc),
+        books.finding(
+            kind,
+            doc,
             amount=extra.total,
             explanation=(
                 f"QuickBooks holds two {doc_word(doc.is_cm)}s numbered {doc.number}: the mirror (Id {mirror.id}) "
                 f"and another for {money(extra.total)} (Id {extra.id}), which overstates AR."
             ),
-            cw=values_cw(doc),
-            qbo=values_qbo(extra),
+            qbo=extra,
         )
     )
 
@@ -133,19 +150,16 @@ def _compare_pair(books: Books, doc: CwDoc, mirror: QboDoc, result: Matched) -> 
         result.explained_cw.add(doc.id)
         result.explained_qbo.add(mirror.id)
         result.findings.append(
-            Finding(
-                kind=kind,
-                key=finding_key(kind, doc.number),
-                documents=(doc.number,),
-                customer=books.customer_label(doc),
+            books.finding(
+                kind,
+                doc,
                 amount=doc.total,
                 explanation=(
                     f"{doc_word(doc.is_cm).capitalize()} {doc.number} belongs to "
                     f"{wanted.display_name if wanted else 'another customer'} in ConnectWise, but its QuickBooks "
                     f"copy is under {actual.display_name if actual else 'an unknown customer'}."
                 ),
-                cw=values_cw(doc),
-                qbo=values_qbo(mirror),
+                qbo=mirror,
             )
         )
     if abs(mirror.total - doc.total) > tol:
@@ -153,18 +167,15 @@ def _compare_pair(books: Books, doc: CwDoc, mirror: QboDoc, result: Matched) -> 
         result.explained_cw.add(doc.id)
         result.explained_qbo.add(mirror.id)
         result.findings.append(
-            Finding(
-                kind=kind,
-                key=finding_key(kind, doc.number),
-                documents=(doc.number,),
-                customer=books.customer_label(doc),
+            books.finding(
+                kind,
+                doc,
                 amount=abs(mirror.total - doc.total),
                 explanation=(
                     f"{doc_word(doc.is_cm).capitalize()} {doc.number} totals {money(doc.total)} in ConnectWise but "
                     f"{money(mirror.total)} in QuickBooks; someone edited one side after it was synced."
                 ),
-                cw=values_cw(doc),
-                qbo=values_qbo(mirror),
+                qbo=mirror,
             )
         )
 

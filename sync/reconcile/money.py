@@ -133,19 +133,9 @@ def payment_findings(books: Books, pairs: list[tuple[CwDoc, QboDoc]], applied: A
                 f"ConnectWise records {money(doc.payments)} paid on invoice {doc.number} but QuickBooks shows only "
                 f"{money(qbo_cash)}: {money(-diff)} was entered in ConnectWise without a payment in QuickBooks."
             )
-        out.findings.append(
-            Finding(
-                kind=kind,
-                key=finding_key(kind, doc.number),
-                documents=(doc.number,),
-                customer=books.customer_label(doc),
-                amount=abs(diff),
-                explanation=sentence,
-                cw=values_cw(doc),
-                qbo={**values_qbo(mirror), "paid": str(qbo_cash)},
-                fix=fix,
-            )
-        )
+        finding = books.finding(kind, doc, amount=abs(diff), explanation=sentence, qbo=mirror, fix=fix)
+        finding.qbo["paid"] = str(qbo_cash)
+        out.findings.append(finding)
 
 
 def credit_findings(
