@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,43 +12,7 @@ from sandbox.cli import RunningSandbox, start_sandbox
 from sync.clients.connectwise import ConnectWiseClient
 from sync.clients.http import RetryPolicy
 from sync.clients.quickbooks import QuickBooksClient
-
-
-class SandboxTokens:
-    """A TokenSource that takes access tokens from the sandbox's token endpoint (OAuth is tested elsewhere)."""
-
-    def __init__(self, running: RunningSandbox) -> None:
-        self._running = running
-        self._refresh = running.qbo.service.issue_refresh_token()  # type: ignore[attr-defined]
-        self._token: str | None = None
-        self._lock = threading.Lock()
-        self.refreshes = 0
-
-    def access_token(self) -> str:
-        with self._lock:
-            if self._token is None:
-                self._renew()
-            assert self._token is not None
-            return self._token
-
-    def refresh_after_401(self, rejected: str) -> str:
-        with self._lock:
-            if self._token == rejected:
-                self._renew()
-            assert self._token is not None
-            return self._token
-
-    def _renew(self) -> None:
-        app = self._running.app
-        answer = httpx.post(
-            f"{self._running.qbo.url}/oauth2/v1/tokens/bearer",
-            auth=(app.client_id, app.client_secret),
-            data={"grant_type": "refresh_token", "refresh_token": self._refresh},
-        )
-        answer.raise_for_status()
-        body = answer.json()
-        self._token, self._refresh = body["access_token"], body["refresh_token"]
-        self.refreshes += 1
+from tests.sync.clients.servers import SandboxTokens
 
 
 def fast_retry() -> RetryPolicy:
@@ -77,7 +40,7 @@ def qbo_client(running: RunningSandbox, tokens: SandboxTokens | None = None, **o
     return QuickBooksClient(
         base_url=f"{running.qbo.url}/v3",
         realm_id=running.app.realm_id,
-        tokens=tokens or SandboxTokens(running),
+        tokens=tokens or SandboxTokens(running.qbo),
         **options,
     )
 

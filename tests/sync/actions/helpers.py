@@ -258,7 +258,7 @@ def endpoints(running: RunningSandbox, database_url: str) -> Endpoints:
         cw_client_id=creds.client_id,
         qbo_base_url=f"{running.qbo.url}/v3",
         realm_id=running.app.realm_id,
-        access_token=SandboxTokens(running).access_token(),
+        access_token=SandboxTokens(running.qbo).access_token(),
     )
 
 
