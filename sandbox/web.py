@@ -341,6 +341,8 @@ class SandboxServer:
     # -- request pipeline -------------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
         """Run admin routes, faults, then the service; may raise ``_DropConnection``."""
+        if self.faults.stopping.is_set():
+            raise _DropConnection  # a stopped server must not keep answering on kept-alive connections
         if request.path.startswith(ADMIN_PREFIX):
             return self._admin(request)
         with self._count_lock:

@@ -149,3 +149,12 @@ def test_faults_configure_keeps_unnamed_settings() -> None:
     faults.configure({"fail_next": 1})
     assert faults.snapshot()["latency_ms"] == 10
     assert faults.snapshot()["rate_limit"] == 5
+
+
+def test_a_stopped_server_stops_answering_kept_alive_connections() -> None:
+    server = SandboxServer(Counter()).start()
+    with httpx.Client(base_url=server.url, timeout=2) as client:
+        assert client.get("/items").status_code == 200  # the connection is now kept alive in the pool
+        server.stop()
+        with pytest.raises(httpx.TransportError):
+            client.get("/items")
