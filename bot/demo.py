@@ -3,7 +3,8 @@
 Seeded books in a ConnectWise and a QuickBooks stand-in (in-process), Tally's embedded SQLite database in a
 temporary folder, then: what each system holds, a check, the findings, the proposed fixes and the Slack alert
 the bot would post for them, approval by two demo operators, execution, a second check (the fixable findings
-are gone, the alert-only ones remain with their explanations), and the audit trail.
+are gone, the alert-only ones remain with their explanations), the alert updated in place, the audit trail, and
+the daily digest — every Slack message rendered in the terminal from the very Block Kit the bot posts.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
+from bot.blocks.digest import digest_messages
 from bot.blocks.findings import ActionView, finding_message
+from bot.digest_data import gather_digest
 from bot.terminal import render
 from sandbox.cli import RunningSandbox, start_sandbox
 from sync.actions import approve, execute
@@ -32,7 +35,7 @@ from sync.checks import CheckResult, run_check
 from sync.cli_actions import actions_table, operator_check
 from sync.cli_check import finding_line, findings_table
 from sync.db import session_scope
-from sync.models import Action, Approval, FindingRecord
+from sync.models import Action, Approval, FindingRecord, utcnow
 from sync.reconcile.text import money
 from sync.settings import Settings
 from sync.wiring import Clients, clients, open_engine
@@ -104,8 +107,15 @@ def _story(console: Console, settings: Settings, engine: Engine, both: Clients, 
         f"{len(second.changes.resolved)} findings resolved since the first check; "
         f"{sum(1 for f in second.findings if f.fix)} fixable findings remain."
     )
-    console.print(Rule("5. The audit trail"))
+    console.print(Rule("5. The alert in Slack, updated in place after the fix"))
+    _show_fixed_alert(console, engine, proposed[-1] if proposed else None)
+    console.print(Rule("6. The audit trail"))
     console.print(_audit_table(engine))
+    console.print(Rule("7. The daily digest the clock posts (here: today's, so the demo's own activity shows)"))
+    now = utcnow()
+    digest = gather_digest(engine, settings, day=now.astimezone(settings.zone).date(), now=now)
+    for message in digest_messages(digest):
+        console.print(render(message, title="Slack · #finance · daily digest"))
 
 
 def _decide(console: Console, settings: Settings, engine: Engine, both: Clients, action: Action) -> None:
@@ -129,6 +139,21 @@ def _show_alert(console: Console, engine: Engine, result: CheckResult, action: A
         finding = session.get(FindingRecord, action.finding_key)
     if finding is not None:
         console.print(render(finding_message(finding, ActionView(action, ())), title="Slack · #finance"))
+
+
+def _show_fixed_alert(console: Console, engine: Engine, action: Action | None) -> None:
+    if action is None or action.id is None:
+        return
+    with session_scope(engine) as session:
+        current = session.get(Action, action.id)
+        finding = session.get(FindingRecord, action.finding_key)
+        approvers = tuple(
+            a.approver for a in session.execute(select(Approval).where(col(Approval.action_id) == action.id)).scalars()
+        )
+    if current is not None and finding is not None:
+        console.print(
+            render(finding_message(finding, ActionView(current, approvers)), title="Slack · #finance (updated)")
+        )
 
 
 def _actions(engine: Engine, status: str | None) -> list[Action]:

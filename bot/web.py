@@ -1,0 +1,114 @@
+"""The ``web`` process: one HTTP server for Slack, the QuickBooks OAuth callback, QuickBooks webhooks and health.
+
+Bolt's Starlette adapter calls the blocking ``App.dispatch`` inside ``async def``, which would stall the event
+loop for every slow listener. Here dispatch runs in a worker thread (``anyio.to_thread``, with its own capacity
+limiter), so the server keeps accepting and acknowledging requests while others work.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import anyio
+from slack_bolt import App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from sync.qbo_auth import QBOAuth, QuickBooksAuthError
+
+log = logging.getLogger(__name__)
+
+DISPATCH_THREADS = 64
+
+ChangeHandler = Callable[[set[str]], None]
+
+
+def intuit_signature_valid(body: bytes, signature: str | None, verifier: str) -> bool:
+    """Check Intuit's ``intuit-signature``: base64(HMAC-SHA256(verifier token, raw body))."""
+    if not signature or not verifier:
+        return False
+    expected = base64.b64encode(hmac.new(verifier.encode(), body, hashlib.sha256).digest()).decode()
+    return hmac.compare_digest(expected, signature)
+
+
+def changed_entities(payload: Any) -> set[str]:
+    """Entity names a QuickBooks webhook names, in the legacy or the CloudEvents format."""
+    names: set[str] = set()
+    if isinstance(payload, dict):
+        for notification in payload.get("eventNotifications", []):
+            for entity in notification.get("dataChangeEvent", {}).get("entities", []):
+                names.add(str(entity.get("name", "")))
+    elif isinstance(payload, list):  # CloudEvents: type "qbo.<entity>.<verb>.v1"
+        for event in payload:
+            parts = str(event.get("type", "")).split(".")
+            if len(parts) >= 3:
+                names.add(parts[1].capitalize().replace("Creditmemo", "CreditMemo"))
+    return {name for name in names if name}
+
+
+def create_web(
+    bolt: App,
+    *,
+    auth: QBOAuth | None,
+    webhook_verifier: str,
+    on_qbo_change: ChangeHandler,
+    health: Callable[[], dict[str, Any]] = lambda: {"ok": True},
+) -> Starlette:
+    """Build the ASGI app of the ``web`` process."""
+    limiter = anyio.CapacityLimiter(DISPATCH_THREADS)
+
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        bolt_request = to_bolt_request(request, body)
+        bolt_response = await anyio.to_thread.run_sync(bolt.dispatch, bolt_request, limiter=limiter)
+        return to_starlette_response(bolt_response)
+
+    async def qbo_connect(request: Request) -> Response:
+        if auth is None:
+            return PlainTextResponse("QuickBooks is not configured on this server.", status_code=503)
+        url, _state = await anyio.to_thread.run_sync(auth.authorization_url)
+        return RedirectResponse(url, status_code=302)
+
+    async def qbo_callback(request: Request) -> Response:
+        if auth is None:
+            return PlainTextResponse("QuickBooks is not configured on this server.", status_code=503)
+        try:
+            health_now = await anyio.to_thread.run_sync(auth.connect_from_redirect, str(request.url))
+        except QuickBooksAuthError as exc:
+            return PlainTextResponse(exc.sentence, status_code=400)
+        return PlainTextResponse(f"{health_now.sentence}\nYou can close this window and go back to Slack.")
+
+    async def qbo_webhook(request: Request) -> Response:
+        body = await request.body()
+        if not intuit_signature_valid(body, request.headers.get("intuit-signature"), webhook_verifier):
+            log.warning("QuickBooks webhook with a bad or missing intuit-signature refused")
+            return PlainTextResponse("invalid signature", status_code=401)
+        try:
+            entities = changed_entities(json.loads(body))
+        except ValueError:
+            return PlainTextResponse("not JSON", status_code=400)
+        # Intuit wants an answer within 3 s: the check runs in the background.
+        await anyio.to_thread.run_sync(on_qbo_change, entities, limiter=limiter)
+        return Response(status_code=200)
+
+    async def healthz(request: Request) -> Response:
+        report = await anyio.to_thread.run_sync(health)
+        return JSONResponse(report, status_code=200 if report.get("ok") else 503)
+
+    routes: Iterable[Route] = (
+        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/qbo/connect", qbo_connect, methods=["GET"]),
+        Route("/qbo/callback", qbo_callback, methods=["GET"]),
+        Route("/qbo/webhooks", qbo_webhook, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    )
+    return Starlette(routes=list(routes))
