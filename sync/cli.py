@@ -11,17 +11,13 @@ from rich.table import Table
 from sync import cli_actions, cli_check
 from sync.cache import SyncReport, run_sync
 from sync.cli_qbo import qbo_app
-from sync.clients.errors import TallyAPIError
+from sync.cli_support import stop_on_api_errors
 from sync.progress import SyncProgress
-from sync.qbo_auth import QuickBooksAuthError
 from sync.settings import load_settings
 from sync.wiring import clients, open_engine
 
 db_app = typer.Typer(help="Tally's own database.", no_args_is_help=True)
 console = Console()
-err_console = Console(stderr=True)
-
-EXIT_API_ERROR = 3  # a remote system refused or failed: the message says what to do
 
 
 @db_app.command("upgrade")
@@ -35,12 +31,8 @@ def sync(full: Annotated[bool, typer.Option("--full", help="re-read everything, 
     """Read ConnectWise and QuickBooks into Tally's cache and print what changed."""
     settings = load_settings()
     engine = open_engine(settings)
-    try:
-        with clients(settings, engine) as both, SyncProgress() as progress:
-            report = run_sync(engine, both.cw, both.qbo, full=full, progress=progress)
-    except (TallyAPIError, QuickBooksAuthError) as exc:
-        err_console.print(f"[red]Sync stopped:[/] {exc}")
-        raise typer.Exit(EXIT_API_ERROR) from exc
+    with stop_on_api_errors("Sync"), clients(settings, engine) as both, SyncProgress() as progress:
+        report = run_sync(engine, both.cw, both.qbo, full=full, progress=progress)
     console.print(report_table(report))
 
 

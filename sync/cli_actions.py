@@ -17,16 +17,13 @@ from sqlalchemy.engine import Engine
 from sync.actions import GROUPS, ActionNotFoundError, approver_check, execute, list_actions
 from sync.actions import approve as approve_action
 from sync.actions import reject as reject_action
-from sync.clients.errors import TallyAPIError
+from sync.cli_support import EXIT_REFUSED, err, stop_on_api_errors
 from sync.models import Action
-from sync.qbo_auth import QuickBooksAuthError
 from sync.reconcile.text import money
 from sync.settings import Settings, load_settings
 from sync.wiring import clients, open_engine
 
 console = Console()
-err = Console(stderr=True)
-EXIT_REFUSED, EXIT_API = 1, 3
 KINDS = GROUPS
 
 
@@ -55,25 +52,21 @@ def _decide_and_run(settings: Settings, engine: Engine, ids: Sequence[int]) -> i
     """Approve each action as the operator and run the ones that are ready; return how many were refused."""
     is_approver = operator_check(settings)
     refused = 0
-    try:
-        with clients(settings, engine) as both:
-            for action_id in ids:
-                outcome = approve_action(engine, action_id, approver=settings.operator, is_approver=is_approver)
-                console.print(f"#{action_id}: {outcome.message}")
-                refused += 0 if outcome.changed or outcome.ready else 1
-                if outcome.ready:
-                    done = execute(
-                        engine,
-                        action_id,
-                        cw=both.cw,
-                        qbo=both.qbo,
-                        actor=settings.operator,
-                        tolerance=settings.tolerance,
-                    )
-                    console.print(f"#{action_id}: {done.status} — {done.result or done.description}")
-    except (TallyAPIError, QuickBooksAuthError) as exc:
-        err.print(f"[red]Stopped:[/] {exc}")
-        raise typer.Exit(EXIT_API) from exc
+    with stop_on_api_errors("Fixing"), clients(settings, engine) as both:
+        for action_id in ids:
+            outcome = approve_action(engine, action_id, approver=settings.operator, is_approver=is_approver)
+            console.print(f"#{action_id}: {outcome.message}")
+            refused += 0 if outcome.changed or outcome.ready else 1
+            if outcome.ready:
+                done = execute(
+                    engine,
+                    action_id,
+                    cw=both.cw,
+                    qbo=both.qbo,
+                    actor=settings.operator,
+                    tolerance=settings.tolerance,
+                )
+                console.print(f"#{action_id}: {done.status} — {done.result or done.description}")
     return refused
 
 

@@ -15,13 +15,12 @@ from rich.table import Table
 
 from sync.audit import history as audit_history
 from sync.checks import dumps, run_check
-from sync.clients.errors import TallyAPIError
+from sync.cli_support import EXIT_FINDINGS, err, stop_on_api_errors
 from sync.db import session_scope
 from sync.explain import explain_document
 from sync.findings import open_findings
 from sync.models import FindingRecord
 from sync.progress import SyncProgress
-from sync.qbo_auth import QuickBooksAuthError
 from sync.reconcile import Finding
 from sync.reconcile.text import money
 from sync.reports import open_ar
@@ -29,8 +28,6 @@ from sync.settings import load_settings
 from sync.wiring import clients, open_engine
 
 console = Console()
-err = Console(stderr=True)
-EXIT_FINDINGS, EXIT_API = 1, 3
 
 
 def check(
@@ -41,7 +38,7 @@ def check(
     """Sync both systems, find every disagreement, and propose the fixes."""
     settings = load_settings()
     engine = open_engine(settings)
-    try:
+    with stop_on_api_errors("Check"):
         if offline:
             result = run_check(engine, settings, cw=None, qbo=None, actor=settings.operator)
         else:
@@ -49,9 +46,6 @@ def check(
                 result = run_check(
                     engine, settings, cw=both.cw, qbo=both.qbo, actor=settings.operator, full=full, progress=progress
                 )
-    except (TallyAPIError, QuickBooksAuthError) as exc:
-        err.print(f"[red]Check stopped:[/] {exc}")
-        raise typer.Exit(EXIT_API) from exc
     if as_json:
         typer.echo(dumps(result))
     else:
