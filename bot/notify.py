@@ -17,7 +17,6 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -240,11 +239,6 @@ class Notifier:
                 log.warning("could not update the alert of %s: %s", key, _code(exc))
                 return False
         return True
-
-    def refresh_many(self, action_ids: Iterable[int]) -> None:
-        """Redraw the alerts of several actions."""
-        for action_id in action_ids:
-            self.refresh_action(action_id)
 
 
 def _link(session: Session, action_id: int | None, channel: str, ts: str) -> None:

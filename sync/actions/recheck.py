@@ -38,11 +38,6 @@ class Check:
     qbo_memo: QBOCreditMemo | None = None
     qbo_invoice: QBOInvoice | None = None
 
-    @property
-    def still_right(self) -> bool:
-        """Whether the write should go ahead."""
-        return self.reason is None
-
 
 class _Gone(Exception):
     def __init__(self, sentence: str) -> None:

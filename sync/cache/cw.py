@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from sync.cache.rows import cw_company_row, cw_invoice_row, cw_payment_row
@@ -26,6 +26,7 @@ from sync.cache.store import (
     cached_ids,
     count_changes,
     delete_ids,
+    existing_versions,
     read_cursor,
     upsert,
     write_cursor,
@@ -140,14 +141,7 @@ def sync_cw_companies(
     for page in chunks(cw.iter_companies(updated_since=since)):
         rows = [cw_company_row(record) for record in page]
         with session_scope(engine, write_lock=True) as session:
-            table = CWCompany.__table__  # type: ignore[attr-defined]
-            before = {
-                r[0]: r[1]
-                for r in session.execute(
-                    select(table.c.id, table.c.last_updated).where(table.c.id.in_([row["id"] for row in rows]))
-                )
-            }
-            count_changes(report, before, rows)
+            count_changes(report, existing_versions(session, CWCompany, [row["id"] for row in rows]), rows)
             upsert(session, CWCompany, rows)
         seen.update(row["id"] for row in rows)
         newest = max([newest, *(r.last_updated for r in page if r.last_updated)], default=None, key=_when)
@@ -158,8 +152,3 @@ def sync_cw_companies(
         if newest is not None:
             write_cursor(session, stream, newest)
     return report
-
-
-def cached_count(session: Any, model: Any) -> int:
-    """Count cached rows of ``model``."""
-    return int(session.execute(select(func.count()).select_from(model)).scalar_one())
