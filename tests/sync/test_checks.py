@@ -107,10 +107,14 @@ def test_nothing_changed_reuses_the_findings_until_a_grace_period_ends(engine: E
     with sandbox("small", seed=14) as running, cw_client(running) as cw, qbo_client(running) as qbo:
         settings = settings_for(running, database_url)
         first = run_check(engine, settings, cw=cw, qbo=qbo, actor="scheduler")
+        seen = {key: row.last_seen for key, row in rows(engine).items()}
         quiet = run_check(engine, settings, cw=cw, qbo=qbo, actor="scheduler")
         assert [(f.key, f.amount, f.fix) for f in quiet.findings] == [(f.key, f.amount, f.fix) for f in first.findings]
+        # not reconciled again: a reconcile would have stamped every finding as seen now
+        assert {key: row.last_seen for key, row in rows(engine).items()} == seen
         in_grace = next(
             n["documents"][0] for n in running.books.manifest.to_dict()["not_findings"] if n["reason"] == "in_grace"
         )
         later = run_check(engine, settings, cw=cw, qbo=qbo, actor="scheduler", now=utcnow() + settings.sync_grace)
     assert f"invoice_missing_in_qbo:{in_grace}" in later.changes.opened
+    assert all(row.last_seen != seen.get(key) for key, row in rows(engine).items() if row.status == "open")
