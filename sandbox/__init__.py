@@ -1,6 +1,6 @@
 """Faithful local stand-ins for ConnectWise Manage, QuickBooks Online and Slack.
 
-The sandbox is an independent reading of the real APIs (see ``shared/research``): it imports nothing from
+The sandbox is an independent reading of the real APIs (their public documentation): it imports nothing from
 ``sync`` or ``bot``, so the clients are tested against something they did not write.
 
 Layout::

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-# The reconciliation vocabulary (shared/DESIGN.md), in the design's order.
+# The reconciliation vocabulary (docs/vocabulary.md), in its order.
 KINDS = (
     "invoice_missing_in_qbo",
     "credit_memo_missing_in_qbo",

@@ -52,7 +52,7 @@ class RunningSandbox:
         return f"{self.qbo.url}/.well-known/openid_configuration"
 
     def env(self) -> dict[str, str]:
-        """Return the configuration (DESIGN.md names) that points Tally at this sandbox."""
+        """Return the configuration (the README's names) that points Tally at this sandbox."""
         creds, app = self.credentials, self.app
         return {
             "TALLY_SECRET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),

@@ -1,7 +1,7 @@
 """Seeded MSP books, as a working sync tool (Wise-Sync, Mobius) would have left them, with planted discrepancies.
 
 ``generate`` builds about 13 months of ConnectWise invoices, credit memos and payment rows, their QuickBooks mirrors,
-customers and payments, then plants discrepancies of every finding kind in ``shared/DESIGN.md`` and writes down, in
+customers and payments, then plants discrepancies of every finding kind in ``docs/vocabulary.md`` and writes down, in
 the ``Manifest``, exactly which findings a correct reconciliation engine must produce (and what it must not report).
 ``load`` creates the books in a ``CWStore`` and a ``QBOCompany`` through their public create calls.
 

@@ -128,7 +128,7 @@ def latest_actions(session: Session, keys: list[str]) -> dict[str, Action]:
 
 
 def finding_json(finding: Finding, action: Action | None) -> dict[str, Any]:
-    """One finding as ``tally check --json`` prints it (DESIGN.md: amounts are strings)."""
+    """One finding as ``tally check --json`` prints it (docs/json.md: amounts are strings)."""
     return {
         "kind": finding.kind,
         "key": finding.key,

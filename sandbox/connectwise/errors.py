@@ -1,6 +1,6 @@
 """ConnectWise error bodies and the one exception the store and handlers raise.
 
-Shapes follow the research notes (``shared/research/connectwise-api.md`` §7)::
+Shapes follow ConnectWise's published error bodies::
 
     {"code": "NotFound", "message": "Invoice 123 not found"}
     {"code": "InvalidObject", "message": "payment object is invalid",
