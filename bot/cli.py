@@ -6,16 +6,20 @@ sandbox or Slack, and the sandbox must not import Tally.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from bot.demo import demo
 from sandbox.cli import app as sandbox_app
 from sync import cli as sync_cli
+from sync.config_check import problems
 from sync.settings import Settings, load_settings
+
+EXIT_CONFIG = 2
 
 app = typer.Typer(
     help="Tally keeps ConnectWise Manage and QuickBooks Online in agreement.",
@@ -63,6 +67,70 @@ def clock() -> None:
     from bot.clock import run_clock
 
     _run_process(run_clock)
+
+
+# What each command needs configured, from the arguments it was given (``sync.config_check.NEEDS``).
+_API = ("cw", "qbo")
+COMMAND_NEEDS: dict[str, Callable[[dict[str, Any]], tuple[str, ...]]] = {
+    "check": lambda args: () if args.get("offline") else _API,
+    "sync": lambda args: _API,
+    "approve": lambda args: _API,
+    "payments": lambda args: _API if args.get("apply") else (),
+    "credits": lambda args: _API if args.get("apply") else (),
+    "mirror": lambda args: _API if args.get("apply") else (),
+    "qbo connect": lambda args: ("qbo", "qbo_connect"),
+    "qbo status": lambda args: ("qbo",),
+    "web": lambda args: (*_API, "slack", "slack_http"),
+    "worker": lambda args: (*_API, "slack", "socket_mode"),
+    "clock": lambda args: (*_API, "slack"),
+}
+UNCHECKED = {"sandbox", "demo", "doctor"}  # they configure themselves, or report on the configuration
+
+
+def preflight(command: str, needs: tuple[str, ...]) -> None:
+    """Stop before anything is opened when settings are missing or invalid: list them all, exit 2."""
+    found = problems(("settings", *needs))
+    if not found:
+        return
+    lines = "\n".join(f"  {problem.line()}" for problem in found)
+    typer.echo(
+        f"tally {command} cannot run; {len(found)} setting(s) to fix:\n{lines}\n"
+        "Set them in the environment or in .env in this folder "
+        "(`tally sandbox serve --env-file .env` writes a complete one for the local sandbox).",
+        err=True,
+    )
+    raise typer.Exit(EXIT_CONFIG)
+
+
+def _settings_only(args: dict[str, Any]) -> tuple[str, ...]:
+    return ()
+
+
+def _guarded(name: str, callback: Callable[..., Any]) -> Callable[..., Any]:
+    needs = COMMAND_NEEDS.get(name, _settings_only)
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        preflight(name, needs(kwargs))
+        return callback(*args, **kwargs)
+
+    return run
+
+
+def guard_commands(typer_app: typer.Typer, prefix: str = "") -> None:
+    """Put the configuration pre-flight in front of every command that reads the settings."""
+    for info in typer_app.registered_commands:
+        if info.callback is None:
+            continue
+        name = f"{prefix}{info.name or info.callback.__name__.replace('_', '-')}"
+        if name.split()[0] not in UNCHECKED:
+            info.callback = _guarded(name, info.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None and group.name not in UNCHECKED:
+            guard_commands(group.typer_instance, f"{prefix}{group.name} ")
+
+
+guard_commands(app)
 
 
 def main() -> None:
