@@ -7,8 +7,10 @@ Before serving it writes (or prints) the ``NAME=value`` lines that point Tally a
 from __future__ import annotations
 
 import base64
+import errno
 import secrets
 import signal
+import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +114,55 @@ def env_text(env: dict[str, str]) -> str:
     return "".join(f"{name}={value}\n" for name, value in env.items())
 
 
+# Values a restart must not change: a new TALLY_SECRET_KEY would make the tokens the folder's database holds
+# unreadable, and a new verifier would refuse the webhooks a running Tally is configured for.
+KEPT_ON_RESTART = ("TALLY_SECRET_KEY", "QBO_WEBHOOK_VERIFIER")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Read ``NAME=value`` lines (comments and blank lines skipped); a missing file is empty."""
+    if not path.exists():
+        return {}
+    found: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip() and not name.lstrip().startswith("#"):
+            found[name.strip()] = value.strip()
+    return found
+
+
+def merged_env(fresh: dict[str, str], existing: dict[str, str]) -> dict[str, str]:
+    """The sandbox's settings, keeping the folder's secrets and every line the sandbox does not write."""
+    merged = {**fresh, **{name: existing[name] for name in KEPT_ON_RESTART if existing.get(name)}}
+    merged.update({name: value for name, value in existing.items() if name not in fresh})
+    return merged
+
+
+def folder_database(env: dict[str, str], folder: Path) -> Path | None:
+    """The SQLite file the env file's Tally uses (``DATABASE_URL``, default ``tally.db``), if it is a local file."""
+    url = env.get("DATABASE_URL", "sqlite:///tally.db")
+    if not url.startswith("sqlite:///") or url.endswith(":memory:"):
+        return None
+    path = Path(url.removeprefix("sqlite:///"))
+    return path if path.is_absolute() else folder / path
+
+
+def busy_ports(ports: dict[str, int]) -> list[str]:
+    """Name every option whose port is already taken on 127.0.0.1 (0 picks a free one, never busy)."""
+    busy = []
+    for option, port in ports.items():
+        if not port:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                busy.append(f"port {port} ({option}) is in use")
+    return busy
+
+
 app = typer.Typer(help="Local stand-ins for ConnectWise Manage and QuickBooks Online.", no_args_is_help=True)
 
 
@@ -125,10 +176,19 @@ def serve(
     truth: Annotated[Path | None, typer.Option(help="write the ground-truth manifest (JSON) here")] = None,
     latency_ms: Annotated[float, typer.Option(help="latency added to every API request")] = 0.0,
     env_file: Annotated[Path | None, typer.Option(help="write the NAME=value lines here instead of printing")] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="delete the folder's Tally database and start afresh")] = False,
 ) -> None:
     """Serve both sandboxes until interrupted."""
     if dataset not in ("empty", "small", "large"):
         raise typer.BadParameter("choose empty, small or large", param_hint="--dataset")
+    busy = busy_ports({"--cw-port": cw_port, "--qbo-port": qbo_port, "--slack-port": slack_port})
+    if busy:
+        typer.echo(
+            f"Cannot serve: {'; '.join(busy)}. Pick another port with that option, or 0 for a free one.", err=True
+        )
+        raise typer.Exit(2)
+    existing = read_env_file(env_file) if env_file is not None else {}
+    _start_afresh_or_warn(existing, env_file.parent if env_file else Path.cwd(), reset=reset)
     running = start_sandbox(
         dataset=dataset,  # type: ignore[arg-type]
         seed=seed,
@@ -137,7 +197,7 @@ def serve(
         slack_port=slack_port,
         latency_ms=latency_ms,
     )
-    lines = env_text(running.env())
+    lines = env_text(merged_env(running.env(), existing))
     if truth is not None:
         running.books.manifest.write(truth)
     if env_file is not None:
@@ -152,6 +212,23 @@ def serve(
     )
     _wait_for_signal()
     running.stop()
+
+
+def _start_afresh_or_warn(existing: dict[str, str], folder: Path, *, reset: bool) -> None:
+    """Delete the folder's database with ``--reset``; otherwise say that it was filled from other books."""
+    database = folder_database(existing, folder)
+    if database is None or not database.exists():
+        return
+    if reset:
+        database.unlink()
+        typer.echo(f"removed {database}: Tally starts afresh on these books", err=True)
+        return
+    typer.echo(
+        f"Note: {database} was filled from an earlier sandbox run. These books are new (the sandbox keeps nothing "
+        "between runs), so Tally's cache, fixes and QuickBooks connection there no longer match them. "
+        "Restart with --reset to start afresh.",
+        err=True,
+    )
 
 
 def _wait_for_signal() -> None:
