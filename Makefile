@@ -25,19 +25,25 @@ install: $(STAMP) ## Create .venv and install Tally with its dev tools
 demo: $(STAMP) ## Run the whole story against the local sandbox (nothing to configure)
 	$(BIN)/tally demo
 
-test: $(STAMP) ## Run the whole test suite (SQLite; PostgreSQL too when TALLY_TEST_DATABASE_URL is set)
+test: $(STAMP) ## Run the fast tests, under 3 minutes (SQLite; PostgreSQL too when TALLY_TEST_DATABASE_URL is set)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP) ## Run every test, the large books and the long fault tests too (what CI runs)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+requirements: $(STAMP) ## Regenerate requirements.txt (for buildpacks) after changing pyproject.toml
+	$(BIN)/python tools/requirements.py
+
 fmt: $(STAMP) ## Format the code
-	$(BIN)/ruff format sync bot sandbox tests bench
-	$(BIN)/ruff check --fix sync bot sandbox tests bench
+	$(BIN)/ruff format sync bot sandbox tests bench tools
+	$(BIN)/ruff check --fix sync bot sandbox tests bench tools
 
 lint: $(STAMP) ## Format check, lint and strict type check
-	$(BIN)/ruff format --check sync bot sandbox tests bench
-	$(BIN)/ruff check sync bot sandbox tests bench
-	$(BIN)/mypy --strict sync bot sandbox
+	$(BIN)/ruff format --check sync bot sandbox tests bench tools
+	$(BIN)/ruff check sync bot sandbox tests bench tools
+	$(BIN)/mypy --strict sync bot sandbox tools
 
-check: lint test ## Format check, lint, types, tests: run before every push
+check: lint test-all ## Format check, lint, types, every test: run before every push
 
 bench: $(STAMP) ## Run the benchmarks (slow; numbers go into issue notes)
 	$(BIN)/python bench/sandbox.py
@@ -45,4 +51,4 @@ bench: $(STAMP) ## Run the benchmarks (slow; numbers go into issue notes)
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
 
-.PHONY: help install demo test fmt lint check bench clean
+.PHONY: help install demo test test-all requirements fmt lint check bench clean
