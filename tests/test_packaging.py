@@ -55,7 +55,7 @@ def test_python_version_satisfies_requires_python() -> None:
 def test_every_procfile_process_is_a_tally_command() -> None:
     commands = get_command(app).commands  # type: ignore[attr-defined]
     for line in (ROOT / "Procfile").read_text().splitlines():
-        process, command = line.split(": ", 1)
+        _process, command = line.split(": ", 1)
         words = command.split()
         assert words[0] == "tally", line
         group = commands[words[1]]
