@@ -7,7 +7,7 @@ check runs, 50 signed slash commands are sent at once. Measured:
 - acknowledgement latency of each command (request sent to HTTP answer), p50 and p99;
 - whether the check was still running when the last command was answered (else the load did not overlap it);
 - the web process's resident memory after the run, and its peak (Linux ``VmHWM``); the check runs in a child
-  process of the web process (``bot.scheduled.check_in_child``), whose peak is sampled and reported apart.
+  process of the web process (``bot.processes.scheduled.check_in_child``), whose peak is sampled and reported apart.
 
 Target (issue 5): p99 under 500 ms, every command answered 200. Exits non-zero when a target is missed.
 """

@@ -10,5 +10,6 @@ Layout::
     sandbox/connectwise/    the ConnectWise Manage REST API (store, conditions parser, server)
     sandbox/quickbooks/     the QuickBooks Online API and Intuit OAuth (store, query parser, server)
     sandbox/dataset.py      seeded MSP books with planted discrepancies and a ground-truth manifest
+    sandbox/books/          what dataset.py is built from: the model, the baseline, the planters, the manifest
     sandbox/cli.py          ``tally sandbox serve`` and the environment lines it writes
 """

@@ -5,17 +5,17 @@ customers and payments, then plants discrepancies of every finding kind in ``doc
 the ``Manifest``, exactly which findings a correct reconciliation engine must produce (and what it must not report).
 ``load`` creates the books in a ``CWStore`` and a ``QBOCompany`` through their public create calls.
 
-Modules behind this one::
+Modules behind this one, in ``sandbox/books/``::
 
-    _books_model    the working model (companies, documents, payments, allocations)
-    _books_names    company names, identifiers, account numbers, QBO DisplayNames
-    _books_docs     baseline invoices, credit memos, numbering and mirroring
-    _books_pay      baseline payments, credit applications, penny differences
-    _books_plant*   the planted discrepancies
-    _books_types    finding kinds, keys, Finding, NotFinding, Manifest
-    _books_emit     API-shaped records, streamed from the model
-    _books_books    Books (lazy lists, streams) and its summary
-    _books_load     loading into the sandbox stores
+    model           the working model (companies, documents, payments, allocations)
+    names           company names, identifiers, account numbers, QBO DisplayNames
+    docs            baseline invoices, credit memos, numbering and mirroring
+    pay             baseline payments, credit applications, penny differences
+    plant*          the planted discrepancies
+    truth           finding kinds, keys, Finding, NotFinding, Manifest
+    emit            API-shaped records, streamed from the model
+    books           Books (lazy lists, streams) and its summary
+    load            loading into the sandbox stores
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ import random
 from datetime import UTC, datetime
 from typing import Literal
 
-from sandbox._books_books import LISTS, Books, finish
-from sandbox._books_docs import make_companies, make_credit_memos, make_invoices, make_unsynced, number_and_mirror
-from sandbox._books_load import load
-from sandbox._books_model import Doc, Ledger
-from sandbox._books_pay import make_payments, make_pennies
-from sandbox._books_plant import Planter, PlantError
-from sandbox._books_plant_money import plant as plant_cases
-from sandbox._books_types import KINDS, Finding, Manifest, NotFinding, finding_key
+from sandbox.books.books import LISTS, Books, finish
+from sandbox.books.docs import make_companies, make_credit_memos, make_invoices, make_unsynced, number_and_mirror
+from sandbox.books.load import load
+from sandbox.books.model import Doc, Ledger
+from sandbox.books.pay import make_payments, make_pennies
+from sandbox.books.plant import Planter, PlantError
+from sandbox.books.plant_money import plant as plant_cases
+from sandbox.books.truth import KINDS, Finding, Manifest, NotFinding, finding_key
 
 __all__ = [
     "KINDS",

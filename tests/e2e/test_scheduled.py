@@ -35,8 +35,8 @@ from sqlmodel import col
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.ids import ActionId
-from bot.worker import socket_mode_handler
+from bot.processes.worker import socket_mode_handler
+from bot.slack.ids import ActionId
 from sandbox.cli import RunningSandbox
 from sandbox.slack.driver import SlackDriver
 from sync.db import session_scope

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from bot.app import create_app, web_client
-from bot.jobs import check_and_announce
-from bot.web import create_web
+from bot.processes.web import create_web
+from bot.slack.app import create_app, web_client
+from bot.slack.jobs import check_and_announce
 from sandbox.cli import RunningSandbox
 from sandbox.slack import SlackDriver, SlackStore
 from sync.checks import CheckResult
@@ -28,7 +28,7 @@ from sync.models import Action, AuditEvent, FindingRecord
 from sync.qbo_auth import QBOAuth
 from sync.settings import Settings
 from sync.wiring import clients
-from tests.bot.webproc import serve
+from tests.bot.processes.webproc import serve
 from tests.sandboxes import cw_client, qbo_client, sandbox
 
 CHANNEL = "C0FINANCE"

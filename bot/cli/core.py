@@ -1,0 +1,57 @@
+"""Core ``tally`` commands (no Slack): database and cache. ``bot.cli`` gathers them into one command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.cli import actions as cli_actions
+from bot.cli import check as cli_check
+from bot.cli.progress import SyncProgress
+from bot.cli.qbo import qbo_app
+from bot.cli.support import stop_on_api_errors
+from sync.cache import SyncReport, run_sync
+from sync.settings import load_settings
+from sync.wiring import clients, open_engine
+
+db_app = typer.Typer(help="Tally's own database.", no_args_is_help=True)
+console = Console()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate Tally's tables (the release process runs this)."""
+    engine = open_engine(load_settings())
+    typer.echo(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+def sync(full: Annotated[bool, typer.Option("--full", help="re-read everything, not only changes")] = False) -> None:
+    """Read ConnectWise and QuickBooks into Tally's cache and print what changed."""
+    settings = load_settings()
+    engine = open_engine(settings)
+    with stop_on_api_errors("Sync"), clients(settings, engine) as both, SyncProgress() as progress:
+        report = run_sync(engine, both.cw, both.qbo, full=full, progress=progress)
+    console.print(report_table(report))
+
+
+def report_table(report: SyncReport) -> Table:
+    """Render what a sync changed."""
+    took = (report.finished - report.started).total_seconds() if report.finished else 0.0
+    table = Table(title=f"{'Full' if report.full else 'Incremental'} sync: {report.changed} changes in {took:.1f}s")
+    for column in ("stream", "created", "updated", "deleted"):
+        table.add_column(column, justify="left" if column == "stream" else "right")
+    for name, part in report.streams.items():
+        table.add_row(name, str(part.created), str(part.updated), str(part.deleted))
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    """Add the core commands to ``app``."""
+    app.add_typer(db_app, name="db")
+    app.add_typer(qbo_app, name="qbo")
+    cli_check.register(app)
+    cli_actions.register(app)
+    app.command("sync")(sync)

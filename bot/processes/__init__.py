@@ -1,0 +1,1 @@
+"""The processes: web (HTTP), worker (Socket Mode) and clock (the scheduler), and their periodic jobs."""

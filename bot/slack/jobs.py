@@ -1,0 +1,70 @@
+"""The check job: sync, reconcile, propose, then tell the channel. The scheduler and ``/tally check`` both run it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import Engine
+
+from bot.digest.data import CHECK_COMPLETED, CHECK_FAILED
+from bot.slack.notify import Notifier
+from sync import audit
+from sync.cache.store import Progress, no_progress
+from sync.checks import CheckResult, run_check
+from sync.clients.errors import TallyAPIError
+from sync.db import session_scope
+from sync.qbo_auth import QuickBooksAuthError
+from sync.settings import Settings
+from sync.wiring import Clients
+
+log = logging.getLogger(__name__)
+
+ClientsFactory = Callable[[], AbstractContextManager[Clients]]
+
+
+def check_and_announce(
+    settings: Settings,
+    engine: Engine,
+    clients: ClientsFactory,
+    client: WebClient,
+    *,
+    actor: str,
+    progress: Progress = no_progress,
+    notifier: Notifier | None = None,
+) -> CheckResult:
+    """Check both systems, post each new finding once and update the alerts of what changed; audit the outcome."""
+    try:
+        with clients() as both:
+            result = run_check(engine, settings, cw=both.cw, qbo=both.qbo, actor=actor, progress=progress)
+        announced = (notifier or Notifier(settings, engine, client)).announce(result)
+    except (TallyAPIError, QuickBooksAuthError, SlackApiError) as exc:  # the API errors the digest's health reports
+        sentence = str(exc)  # the sentence (and the vendor's request id); never a token
+        if isinstance(exc, SlackApiError):
+            sentence = f"Slack refused the alerts ({exc.response.get('error')}); the next check posts them."
+        record_check(engine, actor=actor, verb=CHECK_FAILED, detail=sentence)
+        raise
+    record_check(
+        engine,
+        actor=actor,
+        verb=CHECK_COMPLETED,
+        detail=f"{len(result.findings)} open findings, {len(result.changes.new)} new, "
+        f"{len(result.changes.resolved)} resolved",
+    )
+    log.info(
+        "check by %s: %d open findings, %d posted, %d alerts updated",
+        actor,
+        len(result.findings),
+        len(announced.posted),
+        len(announced.updated),
+    )
+    return result
+
+
+def record_check(engine: Engine, *, actor: str, verb: str, detail: str) -> None:
+    """Append a check's outcome to the audit trail."""
+    with session_scope(engine) as session:
+        audit.record(session, actor=actor, verb=verb, subject="check", detail=detail)

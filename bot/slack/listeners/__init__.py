@@ -1,0 +1,19 @@
+"""Tally's Slack features; each module registers its listeners on the app.
+
+commands.py      the slash command (/tally …): ack at once, work in a lazy listener
+interactions.py  Approve, Approve all, Reject and the reason modal
+parsing.py       reading the command's text
+reading.py       what several listeners read and render alike
+"""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.slack.listeners import commands, interactions
+
+
+def register(app: App, *, command: str = "/tally") -> None:
+    """Register every feature on ``app``; ``command`` is the slash command's name."""
+    commands.register(app, command=command)
+    interactions.register(app)

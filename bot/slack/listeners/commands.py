@@ -1,0 +1,221 @@
+"""The slash command (``/tally`` by default): ack at once, then the work in a lazy listener.
+
+Help and usage mistakes are answered in the ack itself. Long work (a check, a preview that checks first) acks with
+"Checking ConnectWise and QuickBooks…"; a check started here also posts an in-channel message it updates as it
+reads, then replaces with what it found. Replies are ephemeral unless they belong in the channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+
+from bot.slack.blocks.check import check_summary
+from bot.slack.blocks.common import Message, section
+from bot.slack.blocks.help import help_message, usage_message
+from bot.slack.blocks.reports import actions_message, ar_message, explain_message, history_message
+from bot.slack.blocks.status import status_message
+from bot.slack.errors import UsageError, explain, guarded
+from bot.slack.jobs import check_and_announce
+from bot.slack.listeners.parsing import parse
+from bot.slack.listeners.reading import cw_configured, preview_for, qbo_health
+from bot.slack.middleware import Tally, admins_for_connect, tally_of
+from bot.slack.progress import SlackProgress
+from sync import audit
+from sync.actions import list_actions
+from sync.db import session_scope
+from sync.explain import explain_document
+from sync.models import utcnow
+from sync.reports import open_ar, overview
+
+SLOW = frozenset({"check", "payments", "credits", "mirror"})
+WORKING = ":hourglass: Checking ConnectWise and QuickBooks…"
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One command being answered: who asked, where, and how to answer them."""
+
+    tally: Tally
+    user: str
+    channel: str
+    respond: Respond
+
+    def reply(self, message: Message, *, in_channel: bool = False) -> None:
+        """Answer the person (ephemeral), or everyone in the channel."""
+        kind = "in_channel" if in_channel else "ephemeral"
+        self.respond(text=message.text, blocks=message.blocks, response_type=kind)
+
+    def say(self, text: str) -> None:
+        """Answer the person with one sentence."""
+        self.reply(Message(text=text, blocks=[section(text)]))
+
+
+def register(app: App, *, command: str) -> None:
+    """Listen for ``command`` (``TALLY_COMMAND``)."""
+    app.command(command, middleware=[admins_for_connect])(ack=acknowledge, lazy=[answer])
+
+
+def _ephemeral(message: Message) -> dict[str, Any]:
+    return {"response_type": "ephemeral", **message.payload()}
+
+
+def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
+    """Answer at once: help and usage right here, a "checking" line before long work, nothing otherwise."""
+    name = str(command.get("command") or "/tally")
+    try:
+        parsed = parse(command.get("text"))
+    except UsageError as problem:
+        ack(**_ephemeral(usage_message(name, problem.sentence, topic=problem.topic)))
+        return
+    if parsed.name == "help":
+        ack(**_ephemeral(help_message(name, topic=parsed.arg)))
+    elif parsed.name in SLOW:
+        ack(response_type="ephemeral", text=WORKING)
+    else:
+        ack()
+
+
+@guarded
+def answer(context: BoltContext, command: dict[str, Any], respond: Respond) -> None:
+    """Do the work the command asks for and answer with the result."""
+    try:
+        parsed = parse(command.get("text"))
+    except UsageError:
+        return  # answered in the ack
+    handler = HANDLERS.get(parsed.name)
+    if handler is not None:
+        asked = Asked(tally_of(context), context.user_id or "", context.channel_id or "", respond)
+        handler(asked, parsed.arg)
+
+
+def status(asked: Asked, arg: str | None) -> None:
+    """Connections, last check, open findings, approvals waiting, QuickBooks token health."""
+    settings = asked.tally.settings
+    message = status_message(
+        overview(asked.tally.engine),
+        qbo_health(settings, asked.tally),
+        cw_configured=cw_configured(settings),
+        channel=settings.channel,
+        now=utcnow(),
+    )
+    asked.reply(message)
+
+
+def check(asked: Asked, arg: str | None) -> None:
+    """Check now; the progress and then the result are one message in the channel."""
+    tally = asked.tally
+    progress = SlackProgress(tally.client, channel=asked.channel, actor=asked.user)
+    progress.start()
+    try:
+        result = check_and_announce(
+            tally.settings,
+            tally.engine,
+            tally.clients,
+            tally.client,
+            actor=asked.user,
+            progress=progress,
+            notifier=tally.notifier,
+        )
+    except Exception as error:
+        sentence = explain(error, where="check")
+        failed = f":x: The check by <@{asked.user}> stopped: {sentence}"
+        if not progress.finish(Message(text=failed, blocks=[section(failed)])):
+            asked.say(failed)
+        return
+    summary = check_summary(result, asked.user, tally.settings.channel)
+    if not progress.finish(summary):
+        asked.reply(summary, in_channel=True)
+
+
+def preview(group: str) -> Callable[[Asked, str | None], None]:
+    """Check (new findings go to the channel), then show the person the fixes of ``group`` with Approve buttons."""
+
+    def show(asked: Asked, arg: str | None) -> None:
+        tally = asked.tally
+        check_and_announce(
+            tally.settings, tally.engine, tally.clients, tally.client, actor=asked.user, notifier=tally.notifier
+        )
+        asked.reply(preview_for(tally, group, arg))
+
+    return show
+
+
+def explain_number(asked: Asked, arg: str | None) -> None:
+    """One document in both systems, side by side."""
+    view = explain_document(asked.tally.engine, arg or "")
+    if not view.found:
+        command = asked.tally.settings.slash_command
+        asked.say(
+            f"No invoice or credit memo numbered {arg} in either system as of the last sync "
+            f"(`{command} check` reads both systems now)."
+        )
+        return
+    asked.reply(explain_message(view))
+
+
+def ar(asked: Asked, arg: str | None) -> None:
+    """Open AR per customer in each system."""
+    tally = asked.tally
+    asked.reply(
+        ar_message(open_ar(tally.engine, tally.settings, customer=arg), arg, command=tally.settings.slash_command)
+    )
+
+
+def actions(asked: Asked, arg: str | None) -> None:
+    """The fixes, newest first."""
+    rows = list_actions(asked.tally.engine, status=[arg] if arg else None)
+    asked.reply(actions_message(rows[::-1], arg))
+
+
+def history(asked: Asked, arg: str | None) -> None:
+    """The audit trail, newest first."""
+    with session_scope(asked.tally.engine) as session:
+        events = audit.history(session, limit=int(arg or 20))
+    asked.reply(history_message(events))
+
+
+def digest(asked: Asked, arg: str | None) -> None:
+    """Post the daily digest to the channel now."""
+    settings = asked.tally.settings
+    if not settings.channel:
+        asked.say("No channel is set for the digest (TALLY_CHANNEL).")
+        return
+    from bot.digest.post import post_digest  # the digest (and its data) loads when first asked for
+
+    posted = post_digest(settings=settings, engine=asked.tally.engine, client=asked.tally.client, now=None, force=True)
+    if posted:
+        asked.say(f"Posted the digest to <#{settings.channel}> ({len(posted)} messages).")
+    else:
+        asked.say(f"The digest is being posted to <#{settings.channel}> right now; nothing more to do.")
+
+
+def connect(asked: Asked, arg: str | None) -> None:
+    """The link an admin opens to connect QuickBooks (the middleware already checked the admin)."""
+    base = asked.tally.settings.public_url
+    if not base:
+        asked.say(
+            "TALLY_PUBLIC_URL is not set, so there is no link to give: set it to the web process's address "
+            "(e.g. https://tally.example.com), or run `tally qbo connect` on the server."
+        )
+        return
+    url = f"{base.rstrip('/')}/qbo/connect"
+    asked.say(f"Open <{url}|this link> to connect QuickBooks; sign in as a QuickBooks admin of the company. ({url})")
+
+
+HANDLERS: dict[str, Callable[[Asked, str | None], None]] = {
+    "status": status,
+    "check": check,
+    "payments": preview("payments"),
+    "credits": preview("credits"),
+    "mirror": preview("mirror"),
+    "explain": explain_number,
+    "ar": ar,
+    "actions": actions,
+    "history": history,
+    "digest": digest,
+    "connect": connect,
+}

@@ -1,0 +1,54 @@
+"""What several listeners read from ``sync`` and render the same way: fixes with their approvers, previews, health."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.slack.blocks.common import Message
+from bot.slack.blocks.findings import ActionView
+from bot.slack.blocks.previews import preview_message
+from bot.slack.middleware import Tally
+from bot.slack.notify import view_of
+from sync.actions import GROUPS, WAITING, list_actions
+from sync.clients.connectwise import ConnectWiseClient
+from sync.clients.errors import NotConfiguredError
+from sync.crypto import CipherError
+from sync.db import session_scope
+from sync.models import Action
+from sync.qbo_auth import ConnectionHealth, ConnectionState, QBOAuth, QuickBooksAuthError
+from sync.settings import Settings
+
+
+def action_views(tally: Tally, actions: Sequence[Action]) -> list[ActionView]:
+    """Actions with who approved each."""
+    with session_scope(tally.engine) as session:
+        return [view for view in (view_of(session, action) for action in actions) if view is not None]
+
+
+def preview_for(tally: Tally, group: str, arg: str | None, *, note: str | None = None) -> Message:
+    """The preview of one group of fixes (payments, credits, mirror), filtered by ``arg``."""
+    rows = list_actions(tally.engine, kinds=GROUPS[group], status=(*WAITING, "executing"), text=arg)
+    return preview_message(group, arg, action_views(tally, rows), command=tally.settings.slash_command, note=note)
+
+
+def qbo_health(settings: Settings, tally: Tally) -> ConnectionHealth:
+    """The QuickBooks connection's health, or why it cannot be read."""
+    try:
+        auth = QBOAuth(settings, tally.engine)
+    except CipherError as exc:
+        return ConnectionHealth(ConnectionState.NOT_CONNECTED, exc.sentence)
+    try:
+        return auth.status()
+    except QuickBooksAuthError as exc:
+        return ConnectionHealth(ConnectionState.NEEDS_RECONNECT, exc.sentence)
+    finally:
+        auth.close()
+
+
+def cw_configured(settings: Settings) -> bool:
+    """Whether ConnectWise is configured (no request is made)."""
+    try:
+        ConnectWiseClient.from_settings(settings).close()
+    except NotConfiguredError:
+        return False
+    return True

@@ -1,0 +1,255 @@
+"""Alerts in the channel: each finding posted once, and every alert kept showing the current truth.
+
+- ``announce(result)`` after a check posts every open finding that has no message yet. The finding row is
+  claimed first (``slack_ts = "posting:<epoch>"`` with a conditional UPDATE), so two processes announcing at once
+  cannot both post it; a claim older than ``CLAIM_TTL`` (a process died mid-post) may be taken over. More than
+  ``summary_above`` at once become one summary ("Approve all N") with the alerts in its thread.
+- It then updates in place (``chat.update``) every alert whose finding or fix changed: what the check reported
+  as updated, resolved or reopened, plus whatever the audit trail shows happened since the previous announce
+  (approvals from the CLI, executions by the scheduler, fixes superseded by hand).
+- ``refresh_action(id)`` / ``refresh_finding(key)`` redraw one alert from the database; a per-alert lock keeps
+  two threads from writing an older state over a newer one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from bot.slack.blocks.common import Message
+from bot.slack.blocks.findings import ActionView, finding_message, summary_message
+from sync.actions import approvers_of
+from sync.cache.store import read_cursor, write_cursor
+from sync.checks import CheckResult, latest_actions
+from sync.db import session_scope
+from sync.findings import open_findings
+from sync.models import Action, AuditEvent, FindingRecord, utcnow
+from sync.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SUMMARY_ABOVE = 5
+POSTING = "posting:"
+CLAIM_TTL = timedelta(minutes=10)
+CURSOR = "slack.alerts"  # a SyncCursor row: the audit trail has been shown in Slack up to here
+LOOKBACK = timedelta(minutes=2)  # events committed a little after they were stamped are still seen
+QUIET_VERBS = ("finding.opened", "action.proposed")  # posted with the alert itself
+LIVE = ("proposed", "approved", "executing")
+
+Item = tuple[FindingRecord, ActionView | None]
+
+_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+_locks_guard = threading.Lock()
+
+
+def _lock(key: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks[key]
+
+
+def has_message(ts: str | None) -> bool:
+    """Tell whether a stored ts is a posted message (not empty, not a claim)."""
+    return bool(ts) and not str(ts).startswith(POSTING)
+
+
+def view_of(session: Session, action: Action | None) -> ActionView | None:
+    """An action with its approvers, as alerts show it."""
+    if action is None or action.id is None:
+        return None
+    return ActionView(action, tuple(dict.fromkeys(approvers_of(session, action.id))))
+
+
+@dataclass
+class Announced:
+    """What one announce did in the channel."""
+
+    posted: list[str] = field(default_factory=list)  # finding keys posted
+    updated: list[str] = field(default_factory=list)  # finding keys whose alert was redrawn
+    summary_ts: str | None = None
+
+
+class Notifier:
+    """Posts and keeps up to date the alerts in ``settings.channel``."""
+
+    def __init__(
+        self, settings: Settings, engine: Engine, client: WebClient, *, summary_above: int = SUMMARY_ABOVE
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.client = client
+        self.summary_above = summary_above
+
+    # -- after a check -------------------------------------------------------------------------------------
+    def announce(self, result: CheckResult) -> Announced:
+        """Post the findings not yet posted, then redraw the alerts of everything that changed."""
+        started, done = utcnow(), Announced()
+        channel = self.settings.channel
+        if not channel:
+            log.warning("TALLY_CHANNEL is not set: findings are not posted to Slack")
+            return done
+        done.summary_ts = self._post_new(channel, done)
+        changes = result.changes
+        keys = {*changes.updated, *changes.resolved, *changes.reopened} | self._changed_since() | self._unattached()
+        for key in sorted(keys - set(done.posted)):
+            if self.refresh_finding(key):
+                done.updated.append(key)
+        with session_scope(self.engine) as session:
+            write_cursor(session, CURSOR, started)
+        return done
+
+    def _post_new(self, channel: str, done: Announced) -> str | None:
+        with session_scope(self.engine) as session:
+            waiting = [row.key for row in open_findings(session) if not has_message(row.slack_ts)]
+        claims = {key: claim for key in waiting if (claim := self._claim(key, channel)) is not None}
+        if not claims:
+            return None
+        items = self._items(list(claims))
+        if len(items) <= self.summary_above:
+            done.posted += [f.key for f, view in items if self._post_one(channel, f, view, claims[f.key], None)]
+            return None
+        try:
+            summary_ts = self._post(channel, summary_message(items), thread_ts=None)
+        except SlackApiError as exc:
+            log.warning("could not post the summary of %d findings: %s", len(items), _code(exc))
+            for key, claim in claims.items():
+                self._release(key, claim)
+            return None
+        done.posted += [f.key for f, view in items if self._post_one(channel, f, view, claims[f.key], summary_ts)]
+        return summary_ts
+
+    def _claim(self, key: str, channel: str) -> str | None:
+        now = time.time()
+        claim, stale = f"{POSTING}{int(now):012d}", f"{POSTING}{int(now - CLAIM_TTL.total_seconds()):012d}"
+        free = or_(
+            col(FindingRecord.slack_ts).is_(None),
+            (col(FindingRecord.slack_ts).like(f"{POSTING}%")) & (col(FindingRecord.slack_ts) < stale),
+        )
+        statement = (
+            update(FindingRecord)
+            .where(col(FindingRecord.key) == key, col(FindingRecord.status) == "open", free)
+            .values(slack_channel=channel, slack_ts=claim)
+        )
+        with session_scope(self.engine, write_lock=True) as session:
+            won = session.connection().execute(statement).rowcount == 1
+        return claim if won else None
+
+    def _release(self, key: str, claim: str) -> None:
+        statement = (
+            update(FindingRecord)
+            .where(col(FindingRecord.key) == key, col(FindingRecord.slack_ts) == claim)
+            .values(slack_channel=None, slack_ts=None)
+        )
+        with session_scope(self.engine, write_lock=True) as session:
+            session.connection().execute(statement)
+
+    def _items(self, keys: list[str]) -> list[Item]:
+        with session_scope(self.engine) as session:
+            actions = latest_actions(session, keys)
+            rows = [session.get(FindingRecord, key) for key in keys]
+            items = [(row, view_of(session, actions.get(row.key))) for row in rows if row is not None]
+        return sorted(items, key=lambda item: (-item[0].amount, item[0].key))
+
+    def _post_one(
+        self, channel: str, finding: FindingRecord, view: ActionView | None, claim: str, thread: str | None
+    ) -> bool:
+        try:
+            ts = self._post(channel, finding_message(finding, view), thread_ts=thread)
+        except SlackApiError as exc:
+            log.warning("could not post finding %s: %s", finding.key, _code(exc))
+            self._release(finding.key, claim)
+            return False
+        with session_scope(self.engine, write_lock=True) as session:
+            session.connection().execute(
+                update(FindingRecord)
+                .where(col(FindingRecord.key) == finding.key, col(FindingRecord.slack_ts) == claim)
+                .values(slack_channel=channel, slack_ts=ts)
+            )
+            if view is not None:
+                _link(session, view.action.id, channel, ts)
+        return True
+
+    def _post(self, channel: str, message: Message, *, thread_ts: str | None) -> str:
+        answer = self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message.payload())
+        return str(answer["ts"])
+
+    # -- what changed since the last announce ---------------------------------------------------------------
+    def _changed_since(self) -> set[str]:
+        """Finding keys whose alert may show something outdated, read from the audit trail."""
+        with session_scope(self.engine) as session:
+            since = read_cursor(session, CURSOR)
+            if since is None:
+                return set()
+            statement = select(col(AuditEvent.subject)).where(
+                col(AuditEvent.at) > since - LOOKBACK, col(AuditEvent.verb).not_in(QUIET_VERBS)
+            )
+            subjects = set(session.execute(statement).scalars())
+            keys = {s.removeprefix("finding:") for s in subjects if s.startswith("finding:")}
+            ids = [int(s.removeprefix("action:")) for s in subjects if s.startswith("action:")]
+            if ids:
+                found = select(col(Action.finding_key)).where(col(Action.id).in_(ids))
+                keys |= set(session.execute(found).scalars())
+        return keys
+
+    def _unattached(self) -> set[str]:
+        """Findings with an alert whose live fix is not shown on it yet (proposed again after a rejection)."""
+        statement = (
+            select(col(Action.finding_key))
+            .join(FindingRecord, col(FindingRecord.key) == col(Action.finding_key))
+            .where(
+                col(Action.status).in_(LIVE), col(Action.slack_ts).is_(None), col(FindingRecord.slack_ts).is_not(None)
+            )
+        )
+        with session_scope(self.engine) as session:
+            return set(session.execute(statement).scalars())
+
+    # -- redrawing one alert ----------------------------------------------------------------------------------
+    def refresh_action(self, action_id: int) -> bool:
+        """Redraw the alert of an action's finding after an approval, rejection or execution."""
+        with session_scope(self.engine) as session:
+            action = session.get(Action, action_id)
+            key = action.finding_key if action is not None else None
+        return self.refresh_finding(key) if key else False
+
+    def refresh_finding(self, key: str) -> bool:
+        """Redraw one finding's alert as the database has it now; False if it has none (or Slack refused)."""
+        with _lock(key):
+            with session_scope(self.engine) as session:
+                finding = session.get(FindingRecord, key)
+                if finding is None or not has_message(finding.slack_ts) or not finding.slack_channel:
+                    return False
+                channel, ts = finding.slack_channel, str(finding.slack_ts)
+                action = latest_actions(session, [key]).get(key)
+                if action is not None and action.slack_ts is None:
+                    _link(session, action.id, channel, ts)
+                message = finding_message(finding, view_of(session, action))
+            try:
+                self.client.chat_update(channel=channel, ts=ts, **message.payload())
+            except SlackApiError as exc:
+                log.warning("could not update the alert of %s: %s", key, _code(exc))
+                return False
+        return True
+
+
+def _link(session: Session, action_id: int | None, channel: str, ts: str) -> None:
+    """Remember that an action is shown on the alert at ``channel``/``ts``."""
+    if action_id is None:
+        return
+    session.connection().execute(
+        update(Action).where(col(Action.id) == action_id).values(slack_channel=channel, slack_ts=ts)
+    )
+
+
+def _code(exc: SlackApiError) -> str:
+    """Slack's error code, without the request (which may carry a token)."""
+    return str(exc.response.get("error", "unknown")) if exc.response is not None else "unknown"
