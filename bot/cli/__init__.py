@@ -137,7 +137,3 @@ def main() -> None:
     """Run the ``tally`` command line."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app()
-
-
-if __name__ == "__main__":
-    main()
