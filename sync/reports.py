@@ -37,6 +37,13 @@ def open_ar(
     return lines
 
 
+def ar_totals(lines: list[CustomerAR]) -> tuple[Decimal, Decimal]:
+    """Open AR in ConnectWise and in QuickBooks over ``lines``: the one definition the demo, ``ar`` and the digest use."""
+    return sum((line.cw_open for line in lines), Decimal("0.00")), sum(
+        (line.qbo_open for line in lines), Decimal("0.00")
+    )
+
+
 @dataclass(frozen=True)
 class Waiting:
     """A fix waiting for a decision (or about to run), with how many approvals it has."""

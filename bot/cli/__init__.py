@@ -31,6 +31,23 @@ app.add_typer(sandbox_app, name="sandbox")
 app.command()(demo)
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        typer.echo(f"tally {version('tally')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """Tally keeps ConnectWise Manage and QuickBooks Online in agreement."""
+
+
 def _run_process(run: Callable[[Settings], None]) -> None:
     """Run a long-lived process; a missing or invalid setting is one sentence and exit 2, not a traceback."""
     logging.getLogger().setLevel(logging.INFO)  # a process says what it does...

@@ -12,7 +12,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,6 +36,7 @@ from sync.checks import CheckResult, run_check
 from sync.db import session_scope
 from sync.models import Action, Approval, FindingRecord, utcnow
 from sync.reconcile.text import money
+from sync.reports import ar_totals, open_ar
 from sync.settings import Settings
 from sync.wiring import Clients, clients, open_engine
 
@@ -87,6 +87,7 @@ def _story(console: Console, settings: Settings, engine: Engine, both: Clients, 
         f"Planted in the books: {len(planted)}; found: {len(found & {p['key'] for p in planted})}; "
         f"reported that were not planted: {len(found - {p['key'] for p in planted})}."
     )
+    console.print(ar_line(settings, engine))
     console.print(Rule("2. The fixes it proposes, and the Slack alert for one of them"))
     proposed = _actions(engine, "proposed")
     console.print(actions_table(proposed, title=f"{len(proposed)} proposed fixes"))
@@ -107,6 +108,7 @@ def _story(console: Console, settings: Settings, engine: Engine, both: Clients, 
         f"{len(second.changes.resolved)} findings resolved since the first check; "
         f"{sum(1 for f in second.findings if f.fix)} fixable findings remain."
     )
+    console.print(ar_line(settings, engine))
     console.print(Rule("5. The alert in Slack, updated in place after the fix"))
     _show_fixed_alert(console, engine, proposed[-1] if proposed else None)
     console.print(Rule("6. The audit trail"))
@@ -180,15 +182,20 @@ def _audit_table(engine: Engine, limit: int = 25) -> Table:
 def _systems_table(both: Clients) -> Table:
     counts = _live_counts(both)
     table = Table(title="What each system holds (read over its API by Tally's clients)")
-    for column in ("system", "customers", "invoices", "credit memos", "payments", "open AR"):
+    for column in ("system", "customers", "invoices", "credit memos", "payments"):
         table.add_column(column, justify="right" if column != "system" else "left")
     for name, side in (("ConnectWise", counts["cw"]), ("QuickBooks", counts["qbo"])):
-        table.add_row(
-            name,
-            *(_fmt(side.get(key)) for key in ("customers", "invoices", "credit_memos", "payments")),
-            money(side["open_ar"]),
-        )
+        table.add_row(name, *(_fmt(side.get(key)) for key in ("customers", "invoices", "credit_memos", "payments")))
     return table
+
+
+def ar_line(settings: Settings, engine: Engine) -> str:
+    """Open AR in each system, counted as ``tally ar`` and the digest count it."""
+    cw, qbo = ar_totals(open_ar(engine, settings))
+    return (
+        f"Open AR (as `tally ar` counts it): ConnectWise {money(cw)}, QuickBooks {money(qbo)}, "
+        f"difference {money(cw - qbo)}."
+    )
 
 
 def _live_counts(both: Clients) -> dict[str, dict[str, Any]]:
@@ -200,14 +207,12 @@ def _live_counts(both: Clients) -> dict[str, dict[str, Any]]:
             "invoices": sum(1 for i in cw_invoices if not i.is_credit_memo),
             "credit_memos": sum(1 for i in cw_invoices if i.is_credit_memo),
             "payments": None,  # ConnectWise lists payments per invoice only
-            "open_ar": sum((i.balance for i in cw_invoices if not i.is_credit_memo), Decimal(0)),
         },
         "qbo": {
             "customers": both.qbo.count("Customer"),
             "invoices": len(qbo_invoices),
             "credit_memos": both.qbo.count("CreditMemo"),
             "payments": both.qbo.count("Payment"),
-            "open_ar": sum((i.balance for i in qbo_invoices), Decimal(0)),
         },
     }
 

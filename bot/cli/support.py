@@ -16,6 +16,7 @@ from sync.clients.errors import TallyAPIError
 from sync.qbo_auth import QuickBooksAuthError
 
 EXIT_FINDINGS = EXIT_REFUSED = 1
+EXIT_USAGE = 2
 EXIT_API = 3
 
 err = Console(stderr=True)

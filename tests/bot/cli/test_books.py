@@ -88,5 +88,6 @@ def test_ar_explains_each_customers_difference(tally: Tally) -> None:
     missing = next(f for f in document["findings"] if f["kind"] == "invoice_missing_in_qbo")
     result = tally("ar")
     assert result.exit_code == 0
-    line = next(line for line in result.stdout.splitlines() if missing["key"] in line)
-    assert missing["customer"][:20] in line
+    block = next(block for block in result.stdout.split("\n\n") if missing["key"] in block)
+    assert block.splitlines()[0] == missing["customer"]  # piped output: one block per customer, named first
+    assert "Total" in result.stdout.split("\n\n")[-1]

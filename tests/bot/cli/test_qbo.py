@@ -89,8 +89,8 @@ def test_connect_explains_bad_input_without_a_traceback(env: dict[str, str]) -> 
     assert "refused the authorization code (invalid_grant)" in spent.output
 
     keyless = runner.invoke(qbo_app, ["status"], env={**env, "TALLY_SECRET_KEY": "not-a-key"})
-    assert keyless.exit_code == 1
-    assert "TALLY_SECRET_KEY must be a Fernet key" in keyless.output
+    assert keyless.exit_code == 2  # a configuration error, caught before the command runs
+    assert "TALLY_SECRET_KEY: is not a Fernet key" in keyless.output
     assert "Traceback" not in half.output + spent.output + keyless.output
 
 
