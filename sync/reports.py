@@ -38,10 +38,9 @@ def open_ar(
 
 
 def ar_totals(lines: list[CustomerAR]) -> tuple[Decimal, Decimal]:
-    """Open AR in ConnectWise and in QuickBooks over ``lines``: the one definition the demo, ``ar`` and the digest use."""
-    return sum((line.cw_open for line in lines), Decimal("0.00")), sum(
-        (line.qbo_open for line in lines), Decimal("0.00")
-    )
+    """Open AR in ConnectWise and in QuickBooks over ``lines``: the one total the demo, ``ar`` and the digest use."""
+    cw = sum((line.cw_open for line in lines), Decimal("0.00"))
+    return cw, sum((line.qbo_open for line in lines), Decimal("0.00"))
 
 
 @dataclass(frozen=True)
