@@ -40,6 +40,7 @@ from sync.models import Action, Approval, AuditEvent, QBOPayment, SyncCursor
 from sync.qbo_auth import QBOAuth
 from sync.reconcile import reconcile
 from sync.reconcile.ar import ar_by_customer
+from sync.reports import ar_totals
 from sync.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -177,11 +178,8 @@ def _receivables(session: Session, settings: Settings, now: datetime) -> Receiva
             by_kind[part.kind] += part.amount
         explained = tuple((kind, amount) for kind, amount in by_kind.items() if amount)
         gaps.append(CustomerGap(row.name, row.cw_open, row.qbo_open, explained, row.pending, row.unexplained))
-    return Receivables(
-        cw_total=sum((row.cw_open for row in rows), ZERO),
-        qbo_total=sum((row.qbo_open for row in rows), ZERO),
-        customers=tuple(gaps),
-    )
+    cw_total, qbo_total = ar_totals(rows)
+    return Receivables(cw_total=cw_total, qbo_total=qbo_total, customers=tuple(gaps))
 
 
 def last_check_at(session: Session) -> datetime | None:
