@@ -100,6 +100,7 @@ COMMAND_NEEDS: dict[str, Callable[[dict[str, Any]], tuple[str, ...]]] = {
     "web": lambda args: (*_API, "slack", "slack_http"),
     "worker": lambda args: (*_API, "slack", "socket_mode"),
     "clock": lambda args: (*_API, "slack"),
+    "digest": lambda args: () if args.get("print_only") else ("slack",),
 }
 UNCHECKED = {"sandbox", "demo", "doctor"}  # they configure themselves, or report on the configuration
 

@@ -6,15 +6,18 @@ it may approve when that name is listed in ``TALLY_APPROVERS`` (as ``name`` or `
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from bot.cli.support import EXIT_REFUSED, err, stop_on_api_errors
+from bot.cli.output import Column, JsonOption, Record, choice, print_json, show
+from bot.cli.support import EXIT_REFUSED, EXIT_USAGE, err, stop_on_api_errors
 from sync.actions import GROUPS, ActionNotFoundError, approver_check, execute, list_actions
 from sync.actions import approve as approve_action
 from sync.actions import reject as reject_action
@@ -70,49 +73,116 @@ def _decide_and_run(settings: Settings, engine: Engine, ids: Sequence[int]) -> i
     return refused
 
 
-def _fixes(group: str, apply: bool, number: str | None = None) -> None:
+STATUSES = ("proposed", "approved", "executing", "unsure", "succeeded", "failed", "rejected", "superseded")
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="with --apply: do not ask for confirmation")]
+ACTION_COLUMNS = (
+    Column("id", "fix", number=True),
+    Column("status", "status"),
+    Column("kind", "kind"),
+    Column("amount", "amount", number=True),
+    Column("description", "the exact write"),
+    Column("result", "result"),
+)
+
+
+def action_record(row: Action) -> Record:
+    """One fix as the terminal shows it."""
+    return {
+        "id": f"#{row.id}",
+        "status": row.status,
+        "kind": row.kind,
+        "amount": money(row.amount),
+        "description": row.description,
+        "result": row.result or "",
+    }
+
+
+def action_json(row: Action) -> dict[str, Any]:
+    """One fix for ``--json`` (amounts are strings)."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "status": row.status,
+        "amount": str(row.amount),
+        "description": row.description,
+        "finding": row.finding_key,
+        "approvals_needed": row.approvals_needed,
+        "result": row.result,
+    }
+
+
+def _fixes(group: str, *, apply: bool, yes: bool, as_json: bool, number: str | None = None) -> None:
     settings = load_settings()
     engine = open_engine(settings)
     rows = _list(engine, kinds=KINDS[group], status=["proposed", "approved"], number=number)
-    console.print(actions_table(rows, title=f"{len(rows)} proposed {group} fixes"))
+    if as_json and not apply:
+        print_json({"group": group, "fixes": [action_json(row) for row in rows]})
+        return
+    show(f"{len(rows)} proposed {group} fixes", ACTION_COLUMNS, [action_record(row) for row in rows])
     if apply and rows:
+        _confirm(rows, yes=yes)
         if _decide_and_run(settings, engine, [row.id for row in rows if row.id is not None]):
             raise typer.Exit(EXIT_REFUSED)
     elif rows:
         console.print("Run again with --apply to approve and carry them out as " + settings.operator + ".")
 
 
+def _confirm(rows: Sequence[Action], *, yes: bool) -> None:
+    """Ask before approving many writes at once: the count and the total; without a terminal, --yes is required."""
+    total = sum((row.amount for row in rows), Decimal("0.00"))
+    question = f"Approve and carry out {len(rows)} fixes totalling {money(total)}?"
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        err.print(f"{question} Not asked without a terminal: add --yes to approve them from a script.")
+        raise typer.Exit(EXIT_USAGE)
+    if not typer.confirm(question, default=False):
+        err.print("Nothing approved.")
+        raise typer.Exit(EXIT_REFUSED)
+
+
 def payments(
     invoice: Annotated[str | None, typer.Option("--invoice", help="only this invoice number")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="approve and carry them out")] = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Payments QuickBooks has that ConnectWise lacks: preview, or --apply to record them in ConnectWise."""
-    _fixes("payments", apply, invoice)
+    _fixes("payments", apply=apply, yes=yes, as_json=as_json, number=invoice)
 
 
 def credits(
     number: Annotated[str | None, typer.Option("--number", help="only this credit memo or invoice")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="approve and carry them out")] = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Credit memos applied in one system but not the other: preview, or --apply."""
-    _fixes("credits", apply, number)
+    _fixes("credits", apply=apply, yes=yes, as_json=as_json, number=number)
 
 
 def mirror(
     number: Annotated[str | None, typer.Option("--number", help="only this document")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="approve and carry them out")] = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """ConnectWise documents missing in QuickBooks: preview, or --apply to create them there."""
-    _fixes("mirror", apply, number)
+    _fixes("mirror", apply=apply, yes=yes, as_json=as_json, number=number)
 
 
 def actions(
-    status: Annotated[str | None, typer.Option("--status", help="proposed, approved, succeeded, …")] = None,
+    status: Annotated[str | None, typer.Option("--status", help=f"one of: {', '.join(STATUSES)}")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List the fixes and where each stands."""
+    status = choice(status, STATUSES, "--status")
     engine = open_engine(load_settings())
     rows = _list(engine, kinds=None, status=[status] if status else None)
-    console.print(actions_table(rows, title=f"{len(rows)} fixes" + (f" ({status})" if status else "")))
+    if as_json:
+        print_json({"fixes": [action_json(row) for row in rows]})
+        return
+    show(f"{len(rows)} fixes" + (f" ({status})" if status else ""), ACTION_COLUMNS, [action_record(r) for r in rows])
 
 
 def approve(action_id: Annotated[int, typer.Argument(help="the fix's number (tally actions)")]) -> None:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from bot.cli import actions as cli_actions
 from bot.cli import check as cli_check
+from bot.cli import views
 from bot.cli.progress import SyncProgress
 from bot.cli.qbo import qbo_app
 from bot.cli.support import stop_on_api_errors
@@ -55,3 +56,4 @@ def register(app: typer.Typer) -> None:
     cli_check.register(app)
     cli_actions.register(app)
     app.command("sync")(sync)
+    views.register(app)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy.engine import Engine
+
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.findings import ActionView
 from bot.slack.blocks.previews import preview_message
@@ -33,8 +35,13 @@ def preview_for(tally: Tally, group: str, arg: str | None, *, note: str | None =
 
 def qbo_health(settings: Settings, tally: Tally) -> ConnectionHealth:
     """The QuickBooks connection's health, or why it cannot be read."""
+    return connection_health(settings, tally.engine)
+
+
+def connection_health(settings: Settings, engine: Engine) -> ConnectionHealth:
+    """The QuickBooks connection's health from the database, or why it cannot be read (no request is made)."""
     try:
-        auth = QBOAuth(settings, tally.engine)
+        auth = QBOAuth(settings, engine)
     except CipherError as exc:
         return ConnectionHealth(ConnectionState.NOT_CONNECTED, exc.sentence)
     try:

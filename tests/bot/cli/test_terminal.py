@@ -146,3 +146,39 @@ def test_version() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.stdout.startswith("tally ")
+
+
+def test_apply_without_a_terminal_asks_for_yes_and_approves_nothing(tally: Tally) -> None:
+    before = json.loads(tally("payments", "--json").stdout)["fixes"]
+    assert before
+    result = tally("payments", "--apply")
+    assert result.exit_code == 2
+    total = sum(Decimal(f["amount"]) for f in before)
+    assert f"Approve and carry out {len(before)} fixes totalling ${total:,.2f}?" in result.stderr
+    assert "add --yes" in result.stderr
+    after = json.loads(tally("actions", "--json").stdout)["fixes"]
+    assert {f["id"]: f["status"] for f in after if f["id"] in {b["id"] for b in before}} == {
+        b["id"]: b["status"] for b in before
+    }
+
+
+def test_actions_refuse_an_unknown_status_and_list_as_json(tally: Tally) -> None:
+    refused = tally("actions", "--status", "done")
+    assert refused.exit_code == 2
+    assert "succeeded" in refused.output
+    proposed = json.loads(tally("actions", "--status", "proposed", "--json").stdout)["fixes"]
+    assert proposed
+    assert {f["status"] for f in proposed} == {"proposed"}
+
+
+def test_status_and_the_digest_print_in_the_terminal_as_in_slack(tally: Tally) -> None:
+    status = json.loads(tally("status", "--json").stdout)
+    findings = json.loads(tally("findings", "--json").stdout)["findings"]
+    assert status["open"] == len(findings)
+    assert status["last_check"]
+    drawn = tally("status")
+    assert drawn.exit_code == 0
+    assert "Tally status" in drawn.stdout
+    digest = tally("digest", "--print")
+    assert digest.exit_code == 0, digest.output
+    assert "Tally daily digest" in digest.stdout
