@@ -1,6 +1,6 @@
 """Imports point one way, package by package; a test fails on the first import against the arrows.
 
-    bot.cli ──▶ bot.processes ──▶ bot.slack ⇄ bot.digest ──▶ sync        sandbox (stands alone)
+    bot/cli ──▶ bot/processes ──▶ bot/slack ⇄ bot/digest ──▶ sync/        sandbox/ (stands alone)
 
 ``sync`` never reaches Slack, the terminal or the bot; the sandbox imports neither ``sync`` nor ``bot``; the Slack
 app and the digest never reach the processes or the command line; the processes never reach the command line.
