@@ -202,6 +202,7 @@ def status_of(deployment: Deployment, action_id: int) -> str:
         return action.status
 
 
+@pytest.mark.slow  # takes long: runs in make test-all (CI)
 def test_scheduled_checks_post_each_alert_once(web: Deployment) -> None:
     clock = web.start("clock", "clock", TALLY_CHECK_EVERY="2s")
     try:

@@ -171,6 +171,7 @@ def _holds(node: Node, record: dict[str, Any]) -> bool:
 
 
 # -- properties ----------------------------------------------------------------------------------------------
+@pytest.mark.slow  # takes long: runs in make test-all (CI)
 @settings(max_examples=300, deadline=None)
 @given(rendered(), st.lists(records, min_size=1, max_size=6))
 def test_rendered_conditions_parse_back_to_the_same_tree_and_meaning(

@@ -199,6 +199,7 @@ def _check_invariant(cw: CW, invoices: list[int], memos: list[int]) -> None:
         assert usable >= 0
 
 
+@pytest.mark.slow  # takes long: runs in make test-all (CI)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations)
 def test_balances_always_derive_from_payment_rows(shared_cw: CW, steps: list[tuple[str, int, int]]) -> None:

@@ -43,6 +43,7 @@ def count(engine: Engine, model: type, **where: object) -> int:
         return int(session.execute(statement).scalar_one())
 
 
+@pytest.mark.slow  # takes long: runs in make test-all (CI)
 def test_full_sync_caches_both_books_exactly(engine: Engine, running: RunningSandbox, clients: tuple) -> None:
     cw, qbo = clients
     report = run_sync(engine, cw, qbo, full=True)
@@ -77,6 +78,7 @@ def test_incremental_sync_with_nothing_changed_costs_at_most_four_calls(
     assert report.changed == 0
 
 
+@pytest.mark.slow  # takes long: runs in make test-all (CI)
 def test_incremental_sync_picks_up_creates_payments_and_deletes(engine: Engine, running: RunningSandbox) -> None:
     with sandbox("small", seed=11) as fresh, cw_client(fresh) as cw, qbo_client(fresh) as qbo:
         run_sync(engine, cw, qbo, full=True)
@@ -117,6 +119,7 @@ def test_incremental_sync_picks_up_creates_payments_and_deletes(engine: Engine, 
         assert report.streams["qbo"].updated >= 1
 
 
+@pytest.mark.slow  # takes long: runs in make test-all (CI)
 def test_a_failed_sync_leaves_the_cursor_and_the_next_run_recovers(engine: Engine, running: RunningSandbox) -> None:
     with sandbox("small", seed=5) as fresh, cw_client(fresh) as cw, qbo_client(fresh) as qbo:
         run_sync(engine, cw, qbo, full=True)

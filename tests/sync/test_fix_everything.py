@@ -14,6 +14,7 @@ from sync.settings import Settings
 from tests.sandboxes import cw_client, qbo_client, sandbox
 
 
+@pytest.mark.slow  # takes long: runs in make test-all (CI)
 @pytest.mark.parametrize("seed", [2, 7])
 def test_after_every_fix_the_books_agree_invoice_by_invoice(engine: Engine, database_url: str, seed: int) -> None:
     with sandbox("small", seed=seed) as running, cw_client(running) as cw, qbo_client(running) as qbo:
