@@ -240,9 +240,9 @@ def test_a_process_missing_its_slack_settings_says_which(tmp_path: Path) -> None
     worker = CliRunner().invoke(app, ["worker"], env=env)
     web = CliRunner().invoke(app, ["web", "--port", "0"], env=env)
     assert worker.exit_code == 2
-    assert "SLACK_APP_TOKEN is not set" in worker.output
+    assert "  SLACK_APP_TOKEN: " in worker.output
     assert web.exit_code == 2
-    assert "SLACK_SIGNING_SECRET is not set" in web.output
+    assert "  SLACK_SIGNING_SECRET: " in web.output
     assert "Traceback" not in worker.output + web.output
 
 
