@@ -9,7 +9,8 @@ Pieces::
 
     Request / Response     what a handler sees and returns
     Router                 method + regex routes, optionally case-insensitive (ConnectWise paths are)
-    Faults                 injected latency, request-rate limit, fail / time out / commit-then-drop the next N
+    Faults                 injected latency, request-rate limit, fail / time out / commit-then-drop /
+                           commit-then-gateway-error / hold-past-the-timeout the next N
     SandboxServer          binds a port, serves in a thread, exposes ``/_sandbox/faults`` and ``/_sandbox/clock``
 
 Handlers raise ``HTTPError(response)`` to answer early; anything else escaping a handler becomes a 500 whose body
@@ -40,6 +41,7 @@ from sandbox.clock import Clock
 log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/_sandbox/"
+WRITE_FAULTS = frozenset({"drop_next", "gateway_next", "hold_next"})  # faults that only ever hit writes
 
 
 def _json_default(value: object) -> object:
@@ -183,6 +185,7 @@ class _Countdown:
     status: int = 500
     seconds: float = 30.0
     match: re.Pattern[str] | None = None
+    commit: str = "first"  # hold_next: "first" saves the write then holds the answer; "after" saves it late
 
     def take(self, request: Request) -> bool:
         if self.count <= 0:
@@ -200,7 +203,11 @@ class Faults:
     - ``rate_limit``: requests per minute before 429 with ``Retry-After`` (``None`` = unlimited);
     - ``fail_next``: answer the next N requests with a 500/503 and do nothing;
     - ``timeout_next``: hold the next N requests for ``seconds`` then drop the connection, doing nothing;
-    - ``drop_next``: run the next N *writes* (non-GET) for real, then drop the connection without answering.
+    - ``drop_next``: run the next N *writes* (non-GET) for real, then drop the connection without answering;
+    - ``gateway_next``: run the next N writes for real, then answer ``status`` (502, 503 or 504) as a gateway
+      does when its own timeout ran out while the application was saving;
+    - ``hold_next``: hold the next N writes for ``seconds`` (past the client's timeout) and answer late; with
+      ``commit: "first"`` the write is saved before the hold, with ``commit: "after"`` it lands after it.
 
     Each countdown may carry ``match``, a regex searched in ``"METHOD /path"``, so a test can aim at one call.
     """
@@ -211,6 +218,8 @@ class Faults:
         self.fail_next = _Countdown()
         self.timeout_next = _Countdown()
         self.drop_next = _Countdown()
+        self.gateway_next = _Countdown(status=502)
+        self.hold_next = _Countdown()
         self._lock = threading.Lock()
         self._window: dict[str, deque[float]] = {}
         self.stopping = threading.Event()
@@ -224,6 +233,12 @@ class Faults:
                 "fail_next": {"count": self.fail_next.count, "status": self.fail_next.status},
                 "timeout_next": {"count": self.timeout_next.count, "seconds": self.timeout_next.seconds},
                 "drop_next": {"count": self.drop_next.count},
+                "gateway_next": {"count": self.gateway_next.count, "status": self.gateway_next.status},
+                "hold_next": {
+                    "count": self.hold_next.count,
+                    "seconds": self.hold_next.seconds,
+                    "commit": self.hold_next.commit,
+                },
             }
 
     def configure(self, settings: dict[str, Any]) -> None:
@@ -235,21 +250,25 @@ class Faults:
                 limit = settings["rate_limit"]
                 self.rate_limit = int(limit) if limit else None
                 self._window.clear()
-            for name in ("fail_next", "timeout_next", "drop_next"):
+            for name in ("fail_next", "timeout_next", "drop_next", "gateway_next", "hold_next"):
                 if name in settings:
-                    setattr(self, name, self._countdown(settings[name]))
+                    setattr(self, name, self._countdown(settings[name], status=502 if name == "gateway_next" else 500))
 
     @staticmethod
-    def _countdown(value: Any) -> _Countdown:
+    def _countdown(value: Any, *, status: int = 500) -> _Countdown:
         if isinstance(value, int):
-            return _Countdown(count=value)
+            return _Countdown(count=value, status=status)
         spec = dict(value or {})
         match = spec.get("match")
+        commit = str(spec.get("commit", "first"))
+        if commit not in ("first", "after"):
+            raise ValueError(f"hold_next commit must be 'first' or 'after', not {commit!r}")
         return _Countdown(
             count=int(spec.get("count", 1)),
-            status=int(spec.get("status", 500)),
+            status=int(spec.get("status", status)),
             seconds=float(spec.get("seconds", 30.0)),
             match=re.compile(match) if match else None,
+            commit=commit,
         )
 
     def over_rate(self, key: str, now: float) -> int | None:
@@ -269,7 +288,7 @@ class Faults:
         """Consume one of the ``kind`` countdown if it applies to ``request``."""
         with self._lock:
             countdown: _Countdown = getattr(self, kind)
-            if kind == "drop_next" and request.method == "GET":
+            if kind in WRITE_FAULTS and request.method in ("GET", "HEAD"):
                 return None
             return countdown if countdown.take(request) else None
 
@@ -360,11 +379,25 @@ class SandboxServer:
         if hanging is not None:
             faults.stopping.wait(hanging.seconds)
             raise _DropConnection
-        dropping = faults.take("drop_next", request)
+        return self._write_faults(request)
+
+    def _write_faults(self, request: Request) -> Response:
+        """Run the request, with the faults that let a write happen and hide that it did."""
+        faults = self.faults
+        dropping, gateway = faults.take("drop_next", request), faults.take("gateway_next", request)
+        holding = faults.take("hold_next", request)
+        if holding is not None and holding.commit == "after":
+            faults.stopping.wait(holding.seconds)
         response = self._dispatch(request)
+        if holding is not None and holding.commit == "first":
+            log.info("sandbox: holding the answer to %s %s for %.1fs", request.method, request.path, holding.seconds)
+            faults.stopping.wait(holding.seconds)
         if dropping is not None:
             log.info("sandbox: dropping the connection after %s %s committed", request.method, request.path)
             raise _DropConnection
+        if gateway is not None:
+            log.info("sandbox: answering %d after %s %s committed", gateway.status, request.method, request.path)
+            return self.service.failure(request, gateway.status)
         return response
 
     def _dispatch(self, request: Request) -> Response:

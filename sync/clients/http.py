@@ -2,12 +2,20 @@
 
 What is retried, and why (everything else fails at once):
 
-- 429 and 5xx: the server said "not now". Wait ``Retry-After`` when given, else QBO's advised pause for a
-  throttle (its 429 carries no ``Retry-After``), else exponential backoff with full jitter. Exception: a bare
-  500 to a write that is not idempotent is final, as the write may have happened before the error.
+- 429: the server refused before doing anything. Wait ``Retry-After`` when given, else QBO's advised pause
+  for a throttle (its 429 carries no ``Retry-After``), else exponential backoff with full jitter.
+- 5xx: retried only for idempotent requests (GET, PUT, DELETE) or writes the caller marks idempotent (QBO
+  creates carrying a ``requestid``). A 502, 503 or 504 can come from a gateway *after* the application saved
+  the write (the gateway's own timeout ran out first), and a bare 500 can follow a saved write ("sometimes an
+  undefined error", CW guide), so a write without an idempotency key is never re-sent after any 5xx.
 - Connect errors and pool timeouts: nothing reached the server, so a retry cannot duplicate anything.
-- Read timeouts and dropped connections: the server may have done the work. Retried only for idempotent
-  requests (GET, PUT, DELETE) or writes the caller marks idempotent (QBO creates carrying a ``requestid``).
+- Read timeouts and dropped connections: the server may have done the work. Retried only when idempotent.
+
+When a request that changes something ends in an error, the error's ``maybe_done`` says whether any attempt
+may have reached the application (a 5xx, a timeout or a drop on the way), so the caller knows whether
+"nothing was written" is true or must be found out by looking. A write's retries all start within
+``landing_window`` of the first attempt minus one attempt's time, so whatever it sent has landed (or never
+will) once ``landing_window`` has passed: the executor waits that long before it says "not written".
 
 A status becomes an exception here and nowhere else (``sync.clients.errors`` words it).
 """
@@ -23,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -46,6 +54,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=30.0)
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Nothing was sent: always safe to retry.
 _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Maybe sent and maybe done: safe to retry only when the request is idempotent.
@@ -58,6 +67,11 @@ _MAYBE_DONE = (
 )
 
 
+def timeout_of(read: float) -> httpx.Timeout:
+    """Return timeouts for a read timeout of ``read`` seconds; connecting and sending never wait longer."""
+    return httpx.Timeout(connect=min(10.0, read), read=read, write=min(30.0, read), pool=min(30.0, read))
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long to retry; ``sleep`` and ``random`` are injectable for tests."""
@@ -67,8 +81,12 @@ class RetryPolicy:
     max_delay: float = 30.0
     max_retry_after: float = 300.0
     throttle_wait: float | None = None
+    # Added to the longest time a write's attempts can take before Tally believes a write that is not there
+    # never landed: a server may finish a request a little after the client stopped waiting for it.
+    land_margin: float = 120.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     random: Callable[[], float] = field(default=random.random, compare=False)
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
     def backoff(self, attempt: int) -> float:
         """Return a full-jitter exponential delay for the ``attempt``-th retry (1-based)."""
@@ -197,9 +215,16 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 def _retriable_status(status: int, idempotent: bool) -> bool:
-    # A bare 500 may come after the write was done ("sometimes an undefined error", CW guide); 429, 502, 503
-    # and 504 are answered before the application runs. So a write that is not idempotent is not retried on 500.
-    return status == 429 or (status >= 500 and (idempotent or status != 500))
+    # 429 is the one refusal that proves nothing ran (rate limits are enforced in front of the application:
+    # CW's at "ConnectWise Cloudflare" level, QBO's per realm before processing). Any 5xx may follow a saved write.
+    return status == 429 or (status >= 500 and idempotent)
+
+
+def _maybe_ran(outcome: httpx.Response | httpx.TransportError) -> bool:
+    """Whether this attempt may have reached the application and done its work."""
+    if isinstance(outcome, httpx.TransportError):
+        return not isinstance(outcome, _UNSENT)
+    return outcome.status_code >= 500
 
 
 def _retriable_transport(exc: httpx.TransportError, idempotent: bool) -> bool:
@@ -250,14 +275,33 @@ class ApiHttp:
             method, url, params=params, headers=all_headers, content=None if body is None else dumps(body)
         )
         safe = idempotent if idempotent is not None else request.method in IDEMPOTENT_METHODS
+        started, maybe_done = self.retry.clock(), False
         for attempt in range(1, self.retry.attempts + 1):
             outcome = self._attempt(request)
+            maybe_done = maybe_done or _maybe_ran(outcome)
             delay = self._retry_delay(outcome, safe=safe, attempt=attempt)
+            if delay is not None and request.method not in READ_METHODS and not self._in_budget(started, delay):
+                log.warning("%s %s: no time left to retry inside the write's landing window", method, request.url.path)
+                delay = None
             if delay is None:
-                return self._finish(outcome, what)
+                return self._finish(outcome, what, maybe_done=maybe_done and request.method not in READ_METHODS)
             self._log_retry(request, outcome, attempt, delay)
             self.retry.sleep(delay)
         raise AssertionError("unreachable: the last attempt never asks for a retry")
+
+    def attempt_seconds(self) -> float:
+        """Return the longest one attempt can take: sending the body, then waiting for the answer."""
+        timeout = self.client.timeout
+        return float(timeout.write or 300.0) + float(timeout.read or 300.0)
+
+    def landing_window(self) -> timedelta:
+        """Return how long after a write starts anything it sent may still land (attempts x timeouts + margin)."""
+        return timedelta(seconds=self.retry.attempts * self.attempt_seconds() + self.retry.land_margin)
+
+    def _in_budget(self, started: float, delay: float) -> bool:
+        """Whether a retry after ``delay`` still starts early enough to end inside ``landing_window``."""
+        budget = (self.retry.attempts - 1) * self.attempt_seconds()
+        return self.retry.clock() - started + delay <= budget
 
     def _attempt(self, request: httpx.Request) -> httpx.Response | httpx.TransportError:
         try:
@@ -284,13 +328,17 @@ class ApiHttp:
             return policy.throttle_wait
         return policy.backoff(attempt)
 
-    def _finish(self, outcome: httpx.Response | httpx.TransportError, what: str) -> httpx.Response:
+    def _finish(self, outcome: httpx.Response | httpx.TransportError, what: str, *, maybe_done: bool) -> httpx.Response:
         if isinstance(outcome, httpx.TransportError):
-            raise error_from_transport(self.vendor, outcome, what) from outcome
+            error: TallyAPIError = error_from_transport(self.vendor, outcome, what)
+            error.maybe_done = maybe_done
+            raise error from outcome
         try:
             return outcome.raise_for_status()
         except httpx.HTTPStatusError as exc:
-            raise error_from_response(self.vendor, outcome, what) from exc
+            error = error_from_response(self.vendor, outcome, what)
+            error.maybe_done = maybe_done
+            raise error from exc
 
     def _log_retry(
         self,
