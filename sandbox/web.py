@@ -478,6 +478,12 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
                 return
+            try:
+                self._answer(response)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (a held answer): nothing to tell
+                self.close_connection = True
+
+        def _answer(self, response: Response) -> None:
             self.send_response(response.status, HTTPStatus(response.status).phrase if _known(response.status) else "")
             for key, value in response.headers:
                 self.send_header(key, value)

@@ -79,10 +79,11 @@ def settle(
 
 
 def pending_writes(engine: Engine) -> int:
-    """Count the writes whose outcome Tally has not settled yet (cheap: the sweep skips the APIs when 0)."""
+    """Count what ``settle`` would look at: pending ledger rows and executing actions (cheap; 0 = skip the APIs)."""
     with session_scope(engine) as session:
-        statement = select(func.count()).select_from(LedgerEntry).where(col(LedgerEntry.status) == "pending")
-        return int(session.execute(statement).scalar_one())
+        ledger = select(func.count()).select_from(LedgerEntry).where(col(LedgerEntry.status) == "pending")
+        running = select(func.count()).select_from(Action).where(col(Action.status) == "executing")
+        return int(session.execute(ledger).scalar_one()) + int(session.execute(running).scalar_one())
 
 
 def settles_at(entry: LedgerEntry) -> datetime:
