@@ -25,11 +25,8 @@ from __future__ import annotations
 import json
 import logging
 import random
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -49,6 +46,7 @@ from sync.clients.errors import (
     ValidationError,
     Vendor,
 )
+from sync.clients.limiter import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -91,60 +89,6 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         """Return a full-jitter exponential delay for the ``attempt``-th retry (1-based)."""
         return self.random() * min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
-
-
-class RateLimiter:
-    """Admit at most ``per_minute`` starts per rolling window and ``in_flight`` at once; thread-safe."""
-
-    def __init__(
-        self,
-        *,
-        per_minute: int = 480,
-        in_flight: int = 10,
-        window: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.per_minute = per_minute
-        self.in_flight = in_flight
-        self._window = window
-        self._clock = clock
-        self._sleep = sleep
-        self._slots = threading.BoundedSemaphore(in_flight)
-        self._starts: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one in-flight slot and one start in the window for the duration of a request."""
-        with self._slots:
-            self._admit()
-            yield
-
-    def _admit(self) -> None:
-        while True:
-            with self._lock:
-                now = self._clock()
-                while self._starts and self._starts[0] <= now - self._window:
-                    self._starts.popleft()
-                if len(self._starts) < self.per_minute:
-                    self._starts.append(now)
-                    return
-                wait = self._starts[0] + self._window - now
-            log.info("holding a request %.1fs to stay under %d a minute", wait, self.per_minute)
-            self._sleep(max(wait, 0.001))
-
-
-_LIMITERS: dict[str, RateLimiter] = {}
-_LIMITERS_LOCK = threading.Lock()
-
-
-def shared_limiter(key: str, **options: Any) -> RateLimiter:
-    """Return the process-wide limiter for ``key`` (one per QBO realm), creating it on first use."""
-    with _LIMITERS_LOCK:
-        if key not in _LIMITERS:
-            _LIMITERS[key] = RateLimiter(**options)
-        return _LIMITERS[key]
 
 
 def _encode(value: object) -> object:

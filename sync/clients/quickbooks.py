@@ -22,15 +22,8 @@ import httpx
 
 from sync.clients import qbo_query as q
 from sync.clients.errors import QUICKBOOKS, AuthError, CDCWindowError, NotConfiguredError
-from sync.clients.http import (
-    DEFAULT_TIMEOUT,
-    ApiHttp,
-    RateLimiter,
-    RetryPolicy,
-    parse_json,
-    shared_limiter,
-    timeout_of,
-)
+from sync.clients.http import DEFAULT_TIMEOUT, ApiHttp, RetryPolicy, parse_json, timeout_of
+from sync.clients.limiter import RateLimiter, shared_limiter
 from sync.records import CDCResult, DocumentLine, QBOCreditMemo, QBOCustomer, QBOInvoice, QBOPayment, QBORecord
 from sync.settings import Settings
 
