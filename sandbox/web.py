@@ -9,7 +9,8 @@ Pieces::
 
     Request / Response     what a handler sees and returns
     Router                 method + regex routes, optionally case-insensitive (ConnectWise paths are)
-    Faults                 injected latency, request-rate limit, fail / time out / commit-then-drop the next N
+    Faults (web_faults.py) injected latency, request-rate limit, fail / time out / commit-then-drop /
+                           commit-then-gateway-error / hold-past-the-timeout the next N
     SandboxServer          binds a port, serves in a thread, exposes ``/_sandbox/faults`` and ``/_sandbox/clock``
 
 Handlers raise ``HTTPError(response)`` to answer early; anything else escaping a handler becomes a 500 whose body
@@ -25,7 +26,6 @@ import re
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox.clock import Clock
+from sandbox.web_faults import Faults as Faults  # re-exported: the servers import it from here
 
 log = logging.getLogger(__name__)
 
@@ -177,103 +178,6 @@ class Service(Protocol):
     def after(self, request: Request) -> None: ...
 
 
-@dataclass
-class _Countdown:
-    count: int = 0
-    status: int = 500
-    seconds: float = 30.0
-    match: re.Pattern[str] | None = None
-
-    def take(self, request: Request) -> bool:
-        if self.count <= 0:
-            return False
-        if self.match is not None and not self.match.search(f"{request.method} {request.path}"):
-            return False
-        self.count -= 1
-        return True
-
-
-class Faults:
-    """Fault injection shared by every sandbox server, settable at start and at run time.
-
-    - ``latency_ms``: added to every API request (not to admin calls);
-    - ``rate_limit``: requests per minute before 429 with ``Retry-After`` (``None`` = unlimited);
-    - ``fail_next``: answer the next N requests with a 500/503 and do nothing;
-    - ``timeout_next``: hold the next N requests for ``seconds`` then drop the connection, doing nothing;
-    - ``drop_next``: run the next N *writes* (non-GET) for real, then drop the connection without answering.
-
-    Each countdown may carry ``match``, a regex searched in ``"METHOD /path"``, so a test can aim at one call.
-    """
-
-    def __init__(self, *, latency_ms: float = 0.0, rate_limit: int | None = None) -> None:
-        self.latency_ms = latency_ms
-        self.rate_limit = rate_limit
-        self.fail_next = _Countdown()
-        self.timeout_next = _Countdown()
-        self.drop_next = _Countdown()
-        self._lock = threading.Lock()
-        self._window: dict[str, deque[float]] = {}
-        self.stopping = threading.Event()
-
-    def snapshot(self) -> dict[str, Any]:
-        """Describe the current settings (for the admin endpoint)."""
-        with self._lock:
-            return {
-                "latency_ms": self.latency_ms,
-                "rate_limit": self.rate_limit,
-                "fail_next": {"count": self.fail_next.count, "status": self.fail_next.status},
-                "timeout_next": {"count": self.timeout_next.count, "seconds": self.timeout_next.seconds},
-                "drop_next": {"count": self.drop_next.count},
-            }
-
-    def configure(self, settings: dict[str, Any]) -> None:
-        """Apply admin settings; keys left out keep their values."""
-        with self._lock:
-            if "latency_ms" in settings:
-                self.latency_ms = float(settings["latency_ms"] or 0)
-            if "rate_limit" in settings:
-                limit = settings["rate_limit"]
-                self.rate_limit = int(limit) if limit else None
-                self._window.clear()
-            for name in ("fail_next", "timeout_next", "drop_next"):
-                if name in settings:
-                    setattr(self, name, self._countdown(settings[name]))
-
-    @staticmethod
-    def _countdown(value: Any) -> _Countdown:
-        if isinstance(value, int):
-            return _Countdown(count=value)
-        spec = dict(value or {})
-        match = spec.get("match")
-        return _Countdown(
-            count=int(spec.get("count", 1)),
-            status=int(spec.get("status", 500)),
-            seconds=float(spec.get("seconds", 30.0)),
-            match=re.compile(match) if match else None,
-        )
-
-    def over_rate(self, key: str, now: float) -> int | None:
-        """Count one request under ``key``; return seconds to wait if over the per-minute limit."""
-        with self._lock:
-            if not self.rate_limit:
-                return None
-            window = self._window.setdefault(key, deque())
-            while window and window[0] <= now - 60.0:
-                window.popleft()
-            if len(window) >= self.rate_limit:
-                return max(1, int(60.0 - (now - window[0])) + 1)
-            window.append(now)
-            return None
-
-    def take(self, kind: str, request: Request) -> _Countdown | None:
-        """Consume one of the ``kind`` countdown if it applies to ``request``."""
-        with self._lock:
-            countdown: _Countdown = getattr(self, kind)
-            if kind == "drop_next" and request.method == "GET":
-                return None
-            return countdown if countdown.take(request) else None
-
-
 class _DropConnection(Exception):
     """Close the socket without writing a response."""
 
@@ -360,11 +264,25 @@ class SandboxServer:
         if hanging is not None:
             faults.stopping.wait(hanging.seconds)
             raise _DropConnection
-        dropping = faults.take("drop_next", request)
+        return self._write_faults(request)
+
+    def _write_faults(self, request: Request) -> Response:
+        """Run the request, with the faults that let a write happen and hide that it did."""
+        faults = self.faults
+        dropping, gateway = faults.take("drop_next", request), faults.take("gateway_next", request)
+        holding = faults.take("hold_next", request)
+        if holding is not None and holding.commit == "after":
+            faults.stopping.wait(holding.seconds)
         response = self._dispatch(request)
+        if holding is not None and holding.commit == "first":
+            log.info("sandbox: holding the answer to %s %s for %.1fs", request.method, request.path, holding.seconds)
+            faults.stopping.wait(holding.seconds)
         if dropping is not None:
             log.info("sandbox: dropping the connection after %s %s committed", request.method, request.path)
             raise _DropConnection
+        if gateway is not None:
+            log.info("sandbox: answering %d after %s %s committed", gateway.status, request.method, request.path)
+            return self.service.failure(request, gateway.status)
         return response
 
     def _dispatch(self, request: Request) -> Response:
@@ -445,6 +363,12 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
                 return
+            try:
+                self._answer(response)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (a held answer): nothing to tell
+                self.close_connection = True
+
+        def _answer(self, response: Response) -> None:
             self.send_response(response.status, HTTPStatus(response.status).phrase if _known(response.status) else "")
             for key, value in response.headers:
                 self.send_header(key, value)

@@ -29,7 +29,7 @@ from sync.reconcile import Finding, Policy, reconcile
 from sync.reconcile.engine import next_change
 from sync.settings import Settings
 
-LIVE = ("proposed", "approved", "executing")
+LIVE = ("proposed", "approved", "executing", "unsure")
 
 
 @dataclass

@@ -165,7 +165,7 @@ class QBOConnection(SQLModel, table=True):
 # -- findings, fixes and the audit trail ------------------------------------------------------------------------
 
 
-LIVE_ACTION = "status IN ('proposed', 'approved', 'executing')"
+LIVE_ACTION = "status IN ('proposed', 'approved', 'executing', 'unsure')"
 
 
 class FindingRecord(SQLModel, table=True):
@@ -192,10 +192,10 @@ class FindingRecord(SQLModel, table=True):
 
 
 class Action(SQLModel, table=True):
-    """A proposed fix: proposed → approved → executing → succeeded | failed (or rejected, superseded)."""
+    """A proposed fix: proposed → approved → executing (→ unsure) → succeeded | failed (or rejected, superseded)."""
 
     __tablename__ = "action"
-    # At most one live (proposed, approved or executing) action per finding: a second proposal cannot slip in.
+    # At most one live (proposed, approved, executing or unsure) action per finding: a second proposal cannot slip in.
     __table_args__ = (
         Index(
             "uq_action_live_finding",
@@ -248,6 +248,9 @@ class LedgerEntry(SQLModel, table=True):
     detail: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime | None = _when(nullable=False)
     settled_at: datetime | None = _when()
+    # The moment after which anything the write sent has landed or never will: only then may "not found" be
+    # believed. Rows from before this column fall back to ``created_at`` plus ``recovery.STALE_AFTER``.
+    settle_after: datetime | None = _when()
 
 
 class AuditEvent(SQLModel, table=True):

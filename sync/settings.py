@@ -169,6 +169,12 @@ class Settings(BaseSettings):
     port: int = Field(8000, alias="PORT")
     operator: str = Field(default_factory=lambda: f"cli:{getpass.getuser()}", alias="TALLY_OPERATOR")
 
+    # writes (issue 8 §1): how long a call waits for ConnectWise or QuickBooks, how long after a write's longest
+    # possible flight Tally still waits before it calls a missing write "not written", and how often it looks.
+    http_timeout: Duration = Field(timedelta(seconds=60), alias="TALLY_HTTP_TIMEOUT")
+    write_margin: Duration = Field(timedelta(minutes=2), alias="TALLY_WRITE_MARGIN")
+    settle_every: Duration = Field(timedelta(minutes=1), alias="TALLY_SETTLE_EVERY")
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

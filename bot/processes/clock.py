@@ -6,7 +6,8 @@ Jobs (stable ids, ``max_instances=1``, ``coalesce=True``):
 - ``tally-digest``: the daily digest at ``TALLY_DIGEST_AT`` in ``TALLY_TIMEZONE``;
 - ``tally-digest-catch-up``: every 15 minutes, posts today's digest if its time has passed and it is not out yet
   (the clock was down at that time, or posting failed); the ``digest_post`` row makes it a no-op otherwise;
-- ``tally-settle``: every 10 minutes, settles writes a crashed process left unsure.
+- ``tally-settle``: on start and every ``TALLY_SETTLE_EVERY``, settles unsure writes by looking (and redraws their
+  alerts); it calls no API while nothing is unsure.
 
 Run exactly one clock per deployment (APScheduler cannot share a job store). A second one does no harm to the
 digest — it is claimed in the database before posting — but doubles the checks. SIGTERM or SIGINT shuts the
@@ -33,6 +34,7 @@ from sqlalchemy.engine import Engine
 from bot.processes.scheduled import daily_digest, scheduled_check, settle_writes
 from bot.slack.app import web_client
 from bot.slack.jobs import ClientsFactory
+from bot.slack.notify import Notifier
 from sync.models import utcnow
 from sync.settings import Settings
 from sync.wiring import clients, open_engine
@@ -85,12 +87,15 @@ def register_jobs(
         misfire_grace_time=600,
         **common,
     )
+    redraw = Notifier(settings, engine, client).refresh_action
+    settle_every = settings.settle_every.total_seconds()
     scheduler.add_job(
-        functools.partial(settle_writes, engine, factory),
-        IntervalTrigger(minutes=10),
+        functools.partial(settle_writes, engine, factory, redraw=redraw),
+        IntervalTrigger(seconds=settle_every),
         id=SETTLE_JOB,
         name="settle unsure writes",
-        misfire_grace_time=300,
+        next_run_time=now + FIRST_CHECK_AFTER,
+        misfire_grace_time=max(1, int(settle_every)),
         **common,
     )
 

@@ -1,8 +1,9 @@
 """The bodies of Tally's periodic work, as plain functions: the clock registers them, the web process reuses one.
 
 Each body does one thing and says how it went: a check records ``check.completed`` or ``check.failed`` in the audit
-trail (the digest's health section reads them), the digest goes out once a day, and ``settle`` looks for writes a
-crashed process left unsure.
+trail (the digest's health section reads them), the digest goes out once a day, and ``settle`` looks for writes
+whose answer was lost (unsure) or that a crashed process left behind. The clock runs ``settle_writes`` as a job;
+the web and worker processes run it in a ``Settler`` thread, on start and every ``TALLY_SETTLE_EVERY``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import multiprocessing
 import threading
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -21,7 +22,8 @@ from sqlalchemy.engine import Engine
 from bot.digest.post import post_digest
 from bot.slack.app import web_client
 from bot.slack.jobs import ClientsFactory, check_and_announce
-from sync.actions import SettleReport, settle
+from bot.slack.notify import Notifier
+from sync.actions import SettleReport, pending_writes, settle
 from sync.checks import CheckResult
 from sync.clients.errors import TallyAPIError
 from sync.db import make_engine
@@ -96,8 +98,12 @@ def daily_digest(settings: Settings, engine: Engine, client: WebClient, *, now: 
     return post_digest(settings=settings, engine=engine, client=client, now=now)
 
 
-def settle_writes(engine: Engine, clients: ClientsFactory) -> SettleReport:
-    """Settle writes a crashed process left unsure, by looking at ConnectWise and QuickBooks."""
+def settle_writes(
+    engine: Engine, clients: ClientsFactory, *, redraw: Callable[[int], object] = lambda action_id: None
+) -> SettleReport:
+    """Settle unsure writes by looking at ConnectWise and QuickBooks; ``redraw`` each action that changed."""
+    if not pending_writes(engine):
+        return SettleReport()  # the usual case: no API call at all
     try:
         with clients() as both:
             report = settle(engine, cw=both.cw, qbo=both.qbo, actor=SCHEDULER)
@@ -106,7 +112,49 @@ def settle_writes(engine: Engine, clients: ClientsFactory) -> SettleReport:
         return SettleReport()
     if report.written or report.not_written or report.unsure:
         log.info("settled: written %s, not written %s, unsure %s", report.written, report.not_written, report.unsure)
+    for action_id in [*report.written, *report.not_written, *report.waiting]:
+        try:
+            redraw(action_id)
+        except SlackApiError as exc:  # the alert catches up at the next check
+            log.warning("could not redraw the alert of action %s: %s", action_id, exc)
     return report
+
+
+class Settler:
+    """Settle unsure writes in a daemon thread: once at start, then every ``every``, until ``stop``."""
+
+    def __init__(self, run: Callable[[], object], *, every: timedelta) -> None:
+        self._run = run
+        self._every = every
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="tally-settle", daemon=True)
+
+    def start(self) -> Settler:
+        """Start the thread and return self."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the thread to end after the settle it may be running."""
+        self._stopping.set()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self._run()
+            except Exception:  # a background thread has no caller: log and try again next time
+                log.exception("settling unsure writes failed")
+            if self._stopping.wait(self._every.total_seconds()):
+                return
+
+
+def settler_for(settings: Settings, engine: Engine) -> Settler:
+    """The web or worker process's settler, started; it redraws the alerts of what it settles."""
+    factory = functools.partial(clients, settings, engine)
+    redraw = Notifier(settings, engine, web_client(settings)).refresh_action
+    return Settler(
+        functools.partial(settle_writes, engine, factory, redraw=redraw), every=settings.settle_every
+    ).start()
 
 
 class BackgroundCheck:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 
 from bot.digest.data import last_check_at
-from bot.processes.scheduled import BackgroundCheck, check_in_child
+from bot.processes.scheduled import BackgroundCheck, check_in_child, settler_for
 from bot.processes.web import create_web
 from bot.slack.app import create_app
 from sync.crypto import SecretKeyError
@@ -98,6 +98,7 @@ def health_report(engine: Engine, auth: QBOAuth | None, checks: BackgroundCheck)
 def run_web(settings: Settings, *, host: str, port: int) -> None:
     """Serve the web process until SIGTERM or SIGINT (uvicorn finishes the requests in flight)."""
     web = build_web(settings)
+    settler = settler_for(settings, web.engine)  # writes whose answer was lost, settled on start and on a schedule
     config = uvicorn.Config(web.asgi, host=host, port=port, log_level="info", access_log=False, lifespan="off")
     log.info("web: serving Slack, QuickBooks and /healthz on %s:%s", host, port)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again for the handler it found in
@@ -105,6 +106,7 @@ def run_web(settings: Settings, *, host: str, port: int) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stopped)
     uvicorn.Server(config).run()
+    settler.stop()
     web.engine.dispose()
 
 

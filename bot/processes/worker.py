@@ -14,7 +14,9 @@ from types import FrameType
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+from bot.processes.scheduled import settler_for
 from bot.slack.app import create_app
+from sync.db import make_engine
 from sync.settings import Settings
 from sync.wiring import clients, open_engine
 
@@ -39,6 +41,7 @@ def socket_mode_handler(settings: Settings) -> SocketModeHandler:
 def run_worker(settings: Settings) -> None:
     """Connect to Slack over Socket Mode and serve until SIGTERM or SIGINT."""
     handler = socket_mode_handler(settings)
+    settler_for(settings, make_engine(settings.database_url))  # unsure writes: on start, then on a schedule
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("worker: %s received, closing the Socket Mode connection", signal.Signals(signum).name)

@@ -45,7 +45,7 @@ CLAIM_TTL = timedelta(minutes=10)
 CURSOR = "slack.alerts"  # a SyncCursor row: the audit trail has been shown in Slack up to here
 LOOKBACK = timedelta(minutes=2)  # events committed a little after they were stamped are still seen
 QUIET_VERBS = ("finding.opened", "action.proposed")  # posted with the alert itself
-LIVE = ("proposed", "approved", "executing")
+LIVE = ("proposed", "approved", "executing", "unsure")
 
 Item = tuple[FindingRecord, ActionView | None]
 

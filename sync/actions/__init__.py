@@ -5,6 +5,7 @@ approve(engine, id, approver=, is_approver=)          -> ApprovalOutcome   (life
 reject(engine, id, actor=, reason=, is_approver=)     -> ApprovalOutcome   (lifecycle)
 execute(engine, id, cw=, qbo=, actor=, tolerance=)    -> Action            (executor)
 settle(engine, cw=, qbo=)                             -> SettleReport      (recovery)
+pending_writes(engine)                                -> int               (recovery)
 approver_check(settings, extra=)                      -> Callable[[str], bool]  (policy)
 list_actions(engine, kinds=, status=, number=, text=)  -> list[Action]     (listing)
 """
@@ -14,7 +15,7 @@ from sync.actions.lifecycle import ActionNotFoundError, ApprovalOutcome, approve
 from sync.actions.listing import GROUPS, WAITING, list_actions, touches
 from sync.actions.policy import approvals_needed, approver_check, auto_approves
 from sync.actions.proposals import describe, live_action, propose
-from sync.actions.recovery import STALE_AFTER, SettleReport, settle
+from sync.actions.recovery import STALE_AFTER, SettleReport, pending_writes, settle
 
 __all__ = [
     "GROUPS",
@@ -33,6 +34,7 @@ __all__ = [
     "get_action",
     "list_actions",
     "live_action",
+    "pending_writes",
     "propose",
     "reject",
     "settle",

@@ -3,12 +3,15 @@
 1. Claim: one conditional ``UPDATE action SET status='executing' WHERE id=? AND status='approved'``. Whoever
    gets row count 1 goes on; every other caller (thread, process, second click) gets the action as it is.
 2. Re-check the live documents (``recheck``): no longer right → ``superseded`` with the reason, no write.
-3. Ledger: a ``pending`` row with a fresh request id and what existed before the write, COMMITTED before the
-   call, so a crash after the call leaves a trace that ``recovery.settle`` can look up.
+3. Ledger: a ``pending`` row with a fresh request id, what existed before the write, and ``settle_after`` (the
+   moment anything this write sends has landed or never will), COMMITTED before the call, so a crash after the
+   call leaves a trace that ``recovery.settle`` can look up.
 4. The call (QBO creates carry the ledger's request id as ``requestid``). Success → ledger ``done`` and action
-   ``succeeded`` in one transaction with the audit event. A definite refusal → ``failed`` with the API's
-   sentence. Anything else (timeout, dropped connection, 5xx after the write may have run) → the ledger stays
-   ``pending`` and ``settle`` looks at once; nothing is ever sent twice.
+   ``succeeded`` in one transaction with the audit event. A refusal that proves nothing ran (4xx, a 429, a
+   connection that never opened, and no earlier attempt that may have run) → ``failed``, "Nothing was
+   written". Anything else (timeout, dropped connection, any 5xx) → ``unsure``: the ledger stays ``pending``,
+   ``settle`` looks at once and again later; found → ``succeeded``, and "not written" only once it has looked
+   after ``settle_after``. Nothing is ever sent twice.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from sync import audit
-from sync.actions.lifecycle import Written, fail, get_action, subject, succeed, supersede, transition
+from sync.actions.lifecycle import Written, fail, get_action, mark_unsure, subject, succeed, supersede, transition
 from sync.actions.proposals import params_of, report
 from sync.actions.recheck import Check, mirror_entity, recheck
 from sync.actions.recovery import settle
@@ -45,9 +48,9 @@ from sync.records import DocumentLine
 
 log = logging.getLogger(__name__)
 
-# Refused before anything was done: the request was invalid, unauthorised, aimed at nothing, or throttled.
-# (ValueError: the client refused to send it.) A 5xx or a transport error is NOT here: the write may have run.
-DEFINITE = (ValidationError, AuthError, NotFoundError, NotConfiguredError, RateLimitedError, ValueError)
+# Refused before anything was done: the request was invalid, unauthorised, aimed at nothing, or throttled —
+# unless an earlier attempt of the same call may have run (``maybe_done``). A 5xx or a lost answer is not here.
+DEFINITE = (ValidationError, AuthError, NotFoundError, NotConfiguredError, RateLimitedError)
 OPERATIONS = {
     "backflow_payment": ("ConnectWise", "create_payment"),
     "apply_credit_in_cw": ("ConnectWise", "apply_credit"),
@@ -80,21 +83,53 @@ def execute(
         return fail(engine, action_id, sentence, actor=actor)
     if check.reason is not None:
         return supersede(engine, action_id, check.reason, actor=actor)
-    entry = _open_ledger(engine, action, check)
+    window = _window(action.kind, cw=cw, qbo=qbo)
+    entry = _open_ledger(engine, action, check, window=window)
     if entry is None:  # recovery gave up on this action while we re-checked
         return get_action(engine, action_id)
     assert entry.id is not None
     try:
         written = write(action, check, entry.request_id, cw=cw, qbo=qbo)
-    except DEFINITE as exc:
-        sentence = exc.sentence if isinstance(exc, TallyAPIError) else str(exc)
-        return fail(engine, action_id, f"{sentence} Nothing was written.", actor=actor, ledger_id=entry.id)
-    except Exception:
-        log.warning("the write of action %s may have happened; looking instead of retrying", action_id, exc_info=True)
-        settle(engine, cw=cw, qbo=qbo, actor=actor, ledger_id=entry.id, older_than=timedelta(0))
-        return get_action(engine, action_id)
+    except Exception as exc:
+        if _nothing_ran(exc):
+            sentence = exc.sentence if isinstance(exc, TallyAPIError) else str(exc)
+            return fail(engine, action_id, f"{sentence} Nothing was written.", actor=actor, ledger_id=entry.id)
+        return _unsure(engine, entry, exc, window=window, cw=cw, qbo=qbo, actor=actor)
     after_remote_write()
     return succeed(engine, entry.id, written, actor=actor)
+
+
+def _nothing_ran(exc: Exception) -> bool:
+    """Whether the failure proves the write never reached the application.
+
+    Anything but an API refusal (a bug, an answer that would not parse) may have come after the write ran,
+    so it is looked into like a lost answer rather than called "not written".
+    """
+    return isinstance(exc, DEFINITE) and not exc.maybe_done
+
+
+def _unsure(
+    engine: Engine,
+    entry: LedgerEntry,
+    exc: Exception,
+    *,
+    window: timedelta,
+    cw: ConnectWiseClient,
+    qbo: QuickBooksClient,
+    actor: str,
+) -> Action:
+    """The write may have run: mark the action unsure, look once now, and leave "not found" for later."""
+    assert entry.id is not None
+    log.warning("the write of action %s may have happened; looking instead of retrying", entry.action_id, exc_info=True)
+    why = exc.sentence if isinstance(exc, TallyAPIError) else "Tally could not read the answer (logged)."
+    mark_unsure(engine, entry.id, f"The answer was lost: {why}", settle_after=utcnow() + window, actor=actor)
+    settle(engine, cw=cw, qbo=qbo, actor=actor, ledger_id=entry.id)  # found now: settled now; else it waits
+    return get_action(engine, entry.action_id)
+
+
+def _window(kind: str, *, cw: ConnectWiseClient, qbo: QuickBooksClient) -> timedelta:
+    """How long a write of ``kind`` may still land after it starts (its system's timeouts x attempts + margin)."""
+    return cw.write_window if OPERATIONS[kind][0] == "ConnectWise" else qbo.write_window
 
 
 def write(action: Action, check: Check, request_id: str, *, cw: ConnectWiseClient, qbo: QuickBooksClient) -> Written:
@@ -146,7 +181,7 @@ def _claim(engine: Engine, action_id: int, actor: str) -> bool:
         return won
 
 
-def _open_ledger(engine: Engine, action: Action, check: Check) -> LedgerEntry | None:
+def _open_ledger(engine: Engine, action: Action, check: Check, *, window: timedelta) -> LedgerEntry | None:
     """Commit the pending ledger row, touching the action so a recovery sweep cannot fail it meanwhile."""
     assert action.id is not None
     system, operation = OPERATIONS[action.kind]
@@ -167,6 +202,7 @@ def _open_ledger(engine: Engine, action: Action, check: Check) -> LedgerEntry | 
             status="pending",
             detail=json.dumps(detail),
             created_at=utcnow(),
+            settle_after=utcnow() + window,
         )
         session.add(entry)
         session.flush()

@@ -1,8 +1,12 @@
 """An action's lifecycle: approvals, rejection, and every state change, each audited in its own transaction.
 
     proposed ──approve (enough approvers)──> approved ──execute claims──> executing ──> succeeded | failed
-        │                                       │                            └──> superseded (re-check said no)
-        └──reject / superseded──────────────────┴──reject
+        │                                       │                            ├──> superseded (re-check said no)
+        └──reject / superseded──────────────────┴──reject                    └──> unsure ──look──> succeeded | failed
+
+``unsure``: the write was sent and its answer was lost (5xx, timeout, dropped connection). It is live — no
+second fix is proposed and nothing is re-sent — until ``recovery.settle`` finds the write (succeeded) or, once
+it could no longer land, finds nothing (failed, "not written").
 
 Every transition is one conditional ``UPDATE ... WHERE status IN (...)``, so two processes racing on the same
 action cannot both move it: the loser sees a row count of 0 and leaves it alone. ``failed`` and the other end
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,8 +31,11 @@ from sync import audit
 from sync.db import session_scope
 from sync.models import Action, Approval, LedgerEntry, utcnow
 
-LIVE = ("proposed", "approved", "executing")
+LIVE = ("proposed", "approved", "executing", "unsure")
 FINAL = ("succeeded", "failed", "rejected", "superseded")
+
+
+CHECKING = "Tally is checking whether the write landed."
 
 
 class ActionNotFoundError(LookupError):
@@ -205,6 +213,7 @@ def _as_is(action: Action, approvers: list[str]) -> ApprovalOutcome:
     state = {
         "approved": f"This fix is already approved by {_names(approvers)}; Tally carries it out once.",
         "executing": "Tally is carrying this fix out right now.",
+        "unsure": f"{CHECKING} It will not be sent again. {action.result or ''}".strip(),
         "succeeded": f"This fix was already carried out: {action.result}",
         "failed": f"This fix failed: {action.result}",
         "rejected": f"This fix was rejected: {action.result}",
@@ -231,7 +240,8 @@ def succeed(engine: Engine, ledger_id: int, written: Written, *, actor: str) -> 
         )
         # "failed" too: a look that found nothing may have raced a write that then landed; the write wins.
         values = {"result": written.result, "remote_id": written.remote_id, "executed_at": now}
-        if transition(session, entry.action_id, source=("executing", "failed"), target="succeeded", **values):
+        source = ("executing", "unsure", "failed")
+        if transition(session, entry.action_id, source=source, target="succeeded", **values):
             audit.record(
                 session,
                 actor=actor,
@@ -246,7 +256,7 @@ def succeed(engine: Engine, ledger_id: int, written: Written, *, actor: str) -> 
 
 
 def fail(engine: Engine, action_id: int, sentence: str, *, actor: str, ledger_id: int | None = None) -> Action:
-    """Mark an executing action failed (and its pending ledger row, if any) with the sentence saying why."""
+    """Mark an executing or unsure action failed (and its pending ledger row, if any) with the sentence saying why."""
     with session_scope(engine, write_lock=True) as session:
         if ledger_id is not None:
             session.connection().execute(
@@ -254,9 +264,25 @@ def fail(engine: Engine, action_id: int, sentence: str, *, actor: str, ledger_id
                 .where(col(LedgerEntry.id) == ledger_id, col(LedgerEntry.status) == "pending")
                 .values(status="failed", settled_at=utcnow())
             )
-        if transition(session, action_id, source=("executing",), target="failed", result=sentence):
+        if transition(session, action_id, source=("executing", "unsure"), target="failed", result=sentence):
             audit.record(session, actor=actor, verb="action.failed", subject=subject(action_id), detail=sentence)
         return load(session, action_id)
+
+
+def mark_unsure(
+    engine: Engine, ledger_id: int, sentence: str, *, actor: str, settle_after: datetime | None = None
+) -> Action:
+    """Mark an executing action unsure: its write was sent and the answer lost; look, never re-send."""
+    with session_scope(engine, write_lock=True) as session:
+        entry = _ledger(session, ledger_id)
+        if settle_after is not None and (entry.settle_after is None or entry.settle_after < settle_after):
+            session.connection().execute(
+                update(LedgerEntry).where(col(LedgerEntry.id) == ledger_id).values(settle_after=settle_after)
+            )
+        result = f"{CHECKING} {sentence}"
+        if transition(session, entry.action_id, source=("executing",), target="unsure", result=result):
+            audit.record(session, actor=actor, verb="action.unsure", subject=subject(entry.action_id), detail=sentence)
+        return load(session, entry.action_id)
 
 
 def supersede(engine: Engine, action_id: int, reason: str, *, actor: str) -> Action:

@@ -1,21 +1,21 @@
 """Settle the writes whose outcome Tally never learned, by looking at the remote system, never by writing again.
 
 A ``pending`` ledger row means Tally committed to a write and then lost track (crash, timeout, dropped
-connection). ``settle`` looks for what that write would have made:
+connection, a 5xx). ``settle`` looks for what that write would have made:
 
 - ConnectWise: the invoice's payment rows, for one that was not there before the write (the ledger lists those)
   with the same amount and credit memo;
 - QuickBooks: a credit application is a new zero-total payment linking both documents; a mirror is the document
   with that DocNumber whose private note names the ledger's request id.
 
-Found → ledger ``done``, action ``succeeded``. Not found → ledger ``failed``, action ``failed`` with "was not
-written; safe to approve again". The action is not put back to ``approved``: an action executes at most once,
-and after an unclear outcome a person should look at a fresh proposal (the next check makes one, with the
-books re-read) rather than have Tally retry on its own. Could not look (the system is down) → left pending.
+Found → ledger ``done``, action ``succeeded``, whenever that is. Not found → before the row's ``settle_after``
+(the write may still land: a server can finish a request after the client gave up) the action is ``unsure``
+and stays so; after it, ledger ``failed`` and action ``failed`` with "was not written; safe to approve again".
+The action is not put back to ``approved``: an action executes at most once, and after an unclear outcome a
+person should look at a fresh proposal (the next check makes one, with the books re-read) rather than have
+Tally retry on its own. Could not look (the system is down) → left as it is, for the next run.
 
-Run it on start by every process, and from the scheduler. ``older_than`` keeps it off writes another process
-may still be making: a write in flight lasts at most a few minutes (timeouts x retries), so the default waits
-``STALE_AFTER``. The executor settles its own row at once (``older_than=0``): its own call is over.
+Every process runs it on start and on a schedule; the executor runs it for its own row at once.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from sync import audit
-from sync.actions.lifecycle import fail, get_action, subject, succeed
+from sync.actions.lifecycle import fail, get_action, mark_unsure, subject, succeed
 from sync.actions.proposals import params_of, report
 from sync.actions.recheck import mirror_entity, qbo_numbered
 from sync.clients.connectwise import ConnectWiseClient
@@ -43,7 +43,10 @@ from sync.records import QBOInvoice, QBOPayment
 
 log = logging.getLogger(__name__)
 
+# How long an action may sit ``executing`` with no ledger row (re-checking) before the sweep calls it dead; and
+# the landing window assumed for ledger rows written before ``settle_after`` existed.
 STALE_AFTER = timedelta(minutes=15)
+LOST = "Tally lost track of this write (its process stopped, or is still waiting for the answer)."
 
 
 @dataclass
@@ -51,8 +54,9 @@ class SettleReport:
     """What ``settle`` found, by action id."""
 
     written: list[int] = field(default_factory=list)  # the write had happened: succeeded
-    not_written: list[int] = field(default_factory=list)  # it had not: failed, safe to approve again
-    unsure: list[int] = field(default_factory=list)  # could not look: still pending
+    not_written: list[int] = field(default_factory=list)  # it had not, and can no longer land: failed
+    waiting: list[int] = field(default_factory=list)  # not there yet, but it may still land: unsure
+    unsure: list[int] = field(default_factory=list)  # could not look: left as it was
 
 
 def settle(
@@ -63,32 +67,67 @@ def settle(
     actor: str = "recovery",
     older_than: timedelta = STALE_AFTER,
     ledger_id: int | None = None,
+    now: datetime | None = None,
 ) -> SettleReport:
-    """Settle pending ledger rows (all older than ``older_than``, or just ``ledger_id``) by looking remotely."""
-    outcome = SettleReport()
-    for entry in _pending(engine, older_than, ledger_id):
-        assert entry.id is not None
-        action = get_action(engine, entry.action_id)
-        try:
-            found = look(action, entry, cw=cw, qbo=qbo)
-        except Exception as exc:  # a start-up sweep must not stop on one row; the row stays for the next run
-            level = logging.WARNING if isinstance(exc, TallyAPIError) else logging.ERROR
-            log.log(level, "could not look for the write of action %s; it stays pending", action.id, exc_info=True)
-            outcome.unsure.append(entry.action_id)
-            continue
-        if found is not None:
-            balance = json.loads(entry.detail or "{}").get("balance")
-            before = None if balance is None else Decimal(balance)
-            succeed(engine, entry.id, report(action.kind, params_of(action), found, before), actor=actor)
-            outcome.written.append(entry.action_id)
-        else:
-            sentence = f"{action.description} was not written (Tally lost the answer, looked, and found nothing); "
-            sentence += "it is safe to approve again when the next check proposes it."
-            fail(engine, entry.action_id, sentence, actor=actor, ledger_id=entry.id)
-            outcome.not_written.append(entry.action_id)
+    """Settle pending ledger rows (all, or just ``ledger_id``) by looking remotely; see the module docstring."""
+    outcome, now = SettleReport(), now or utcnow()
+    for entry in _pending(engine, ledger_id):
+        _settle_one(engine, entry, cw=cw, qbo=qbo, actor=actor, now=now, outcome=outcome)
     if ledger_id is None:
         outcome.not_written.extend(_stuck(engine, older_than, actor))
     return outcome
+
+
+def pending_writes(engine: Engine) -> int:
+    """Count what ``settle`` would look at: pending ledger rows and executing actions (cheap; 0 = skip the APIs)."""
+    with session_scope(engine) as session:
+        ledger = select(func.count()).select_from(LedgerEntry).where(col(LedgerEntry.status) == "pending")
+        running = select(func.count()).select_from(Action).where(col(Action.status) == "executing")
+        return int(session.execute(ledger).scalar_one()) + int(session.execute(running).scalar_one())
+
+
+def settles_at(entry: LedgerEntry) -> datetime:
+    """The moment after which the write of ``entry`` has landed or never will."""
+    if entry.settle_after is not None:
+        return entry.settle_after
+    assert entry.created_at is not None
+    return entry.created_at + STALE_AFTER
+
+
+def _settle_one(
+    engine: Engine,
+    entry: LedgerEntry,
+    *,
+    cw: ConnectWiseClient,
+    qbo: QuickBooksClient,
+    actor: str,
+    now: datetime,
+    outcome: SettleReport,
+) -> None:
+    assert entry.id is not None
+    action = get_action(engine, entry.action_id)
+    try:
+        found = look(action, entry, cw=cw, qbo=qbo)
+    except Exception as exc:  # a start-up sweep must not stop on one row; the row stays for the next run
+        level = logging.WARNING if isinstance(exc, TallyAPIError) else logging.ERROR
+        log.log(level, "could not look for the write of action %s; it stays pending", action.id, exc_info=True)
+        outcome.unsure.append(entry.action_id)
+        return
+    if found is not None:
+        balance = json.loads(entry.detail or "{}").get("balance")
+        before = None if balance is None else Decimal(balance)
+        succeed(engine, entry.id, report(action.kind, params_of(action), found, before), actor=actor)
+        outcome.written.append(entry.action_id)
+    elif now < settles_at(entry):
+        if action.status == "executing":
+            mark_unsure(engine, entry.id, LOST, actor=actor)
+        outcome.waiting.append(entry.action_id)
+    else:
+        sentence = f"{action.description} was not written: Tally lost the answer, waited until the write could "
+        sentence += "no longer land, looked, and found nothing. It is safe to approve again when the next check "
+        sentence += "proposes it."
+        fail(engine, entry.action_id, sentence, actor=actor, ledger_id=entry.id)
+        outcome.not_written.append(entry.action_id)
 
 
 def look(action: Action, entry: LedgerEntry, *, cw: ConnectWiseClient, qbo: QuickBooksClient) -> str | None:
@@ -117,13 +156,11 @@ def look(action: Action, entry: LedgerEntry, *, cw: ConnectWiseClient, qbo: Quic
     return None
 
 
-def _pending(engine: Engine, older_than: timedelta, ledger_id: int | None) -> list[LedgerEntry]:
+def _pending(engine: Engine, ledger_id: int | None) -> list[LedgerEntry]:
     with session_scope(engine) as session:
         statement = select(LedgerEntry).where(col(LedgerEntry.status) == "pending").order_by(col(LedgerEntry.id))
         if ledger_id is not None:
             statement = statement.where(col(LedgerEntry.id) == ledger_id)
-        else:
-            statement = statement.where(col(LedgerEntry.created_at) <= utcnow() - older_than)
         return list(session.execute(statement).scalars())
 
 

@@ -22,7 +22,8 @@ from sync.clients.errors import (
     TransportError,
     ValidationError,
 )
-from sync.clients.http import RateLimiter, RetryPolicy
+from sync.clients.http import RetryPolicy
+from sync.clients.limiter import RateLimiter
 from sync.clients.quickbooks import QuickBooksClient, TokenSource
 
 __all__ = [

@@ -17,7 +17,7 @@ import base64
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Self
 
@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from sync.clients import cw_conditions as cw
 from sync.clients.errors import CONNECTWISE, NotConfiguredError, NotFoundError, ServerError
-from sync.clients.http import DEFAULT_TIMEOUT, ApiHttp, RetryPolicy, parse_json
+from sync.clients.http import DEFAULT_TIMEOUT, ApiHttp, RetryPolicy, parse_json, timeout_of
 from sync.records import CWCompany, CWInvoice, CWPayment
 from sync.settings import Settings
 
@@ -88,6 +88,8 @@ class ConnectWiseClient:
             names = ", ".join(missing or ["CW_BASE_URL or CW_SITE"])
             raise NotConfiguredError(f"ConnectWise is not configured: set {names}.", system=CONNECTWISE.name)
         assert settings.cw_private_key is not None  # checked above; narrows the type
+        options.setdefault("timeout", timeout_of(settings.http_timeout.total_seconds()))
+        options.setdefault("retry", RetryPolicy(land_margin=settings.write_margin.total_seconds()))
         return cls(
             company_id=str(settings.cw_company_id),
             public_key=str(settings.cw_public_key),
@@ -101,6 +103,11 @@ class ConnectWiseClient:
     def close(self) -> None:
         """Release the HTTP connections this client opened."""
         self._http.close()
+
+    @property
+    def write_window(self) -> timedelta:
+        """How long after a write starts whatever it sent may still land in ConnectWise."""
+        return self._http.landing_window()
 
     def __enter__(self) -> Self:
         return self

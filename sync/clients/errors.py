@@ -15,6 +15,8 @@ One tree; ``sync.clients.http`` maps HTTP statuses and transport failures onto i
     └── TransportError                 no usable answer: connection refused, read timeout, dropped connection
 
 ``str(err)`` is the sentence plus the request id the vendor's support asks for; it never holds a secret.
+``err.maybe_done`` is True when the failed request changed something and an attempt may have reached the
+application anyway (a 5xx, timeout or dropped connection on the way): its effect must be looked for.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class TallyAPIError(Exception):
         self.request_id = request_id
         self.code = code
         self.detail = scrub(detail)
+        self.maybe_done = False  # set by the HTTP layer; see the module docstring
         super().__init__(sentence)
 
     def __str__(self) -> str:

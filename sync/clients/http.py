@@ -2,12 +2,20 @@
 
 What is retried, and why (everything else fails at once):
 
-- 429 and 5xx: the server said "not now". Wait ``Retry-After`` when given, else QBO's advised pause for a
-  throttle (its 429 carries no ``Retry-After``), else exponential backoff with full jitter. Exception: a bare
-  500 to a write that is not idempotent is final, as the write may have happened before the error.
+- 429: the server refused before doing anything. Wait ``Retry-After`` when given, else QBO's advised pause
+  for a throttle (its 429 carries no ``Retry-After``), else exponential backoff with full jitter.
+- 5xx: retried only for idempotent requests (GET, PUT, DELETE) or writes the caller marks idempotent (QBO
+  creates carrying a ``requestid``). A 502, 503 or 504 can come from a gateway *after* the application saved
+  the write (the gateway's own timeout ran out first), and a bare 500 can follow a saved write ("sometimes an
+  undefined error", CW guide), so a write without an idempotency key is never re-sent after any 5xx.
 - Connect errors and pool timeouts: nothing reached the server, so a retry cannot duplicate anything.
-- Read timeouts and dropped connections: the server may have done the work. Retried only for idempotent
-  requests (GET, PUT, DELETE) or writes the caller marks idempotent (QBO creates carrying a ``requestid``).
+- Read timeouts and dropped connections: the server may have done the work. Retried only when idempotent.
+
+When a request that changes something ends in an error, the error's ``maybe_done`` says whether any attempt
+may have reached the application (a 5xx, a timeout or a drop on the way), so the caller knows whether
+"nothing was written" is true or must be found out by looking. A write's retries all start within
+``landing_window`` of the first attempt minus one attempt's time, so whatever it sent has landed (or never
+will) once ``landing_window`` has passed: the executor waits that long before it says "not written".
 
 A status becomes an exception here and nowhere else (``sync.clients.errors`` words it).
 """
@@ -17,13 +25,10 @@ from __future__ import annotations
 import json
 import logging
 import random
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -41,11 +46,13 @@ from sync.clients.errors import (
     ValidationError,
     Vendor,
 )
+from sync.clients.limiter import RateLimiter
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=30.0)
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Nothing was sent: always safe to retry.
 _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Maybe sent and maybe done: safe to retry only when the request is idempotent.
@@ -58,6 +65,11 @@ _MAYBE_DONE = (
 )
 
 
+def timeout_of(read: float) -> httpx.Timeout:
+    """Return timeouts for a read timeout of ``read`` seconds; connecting and sending never wait longer."""
+    return httpx.Timeout(connect=min(10.0, read), read=read, write=min(30.0, read), pool=min(30.0, read))
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long to retry; ``sleep`` and ``random`` are injectable for tests."""
@@ -67,66 +79,16 @@ class RetryPolicy:
     max_delay: float = 30.0
     max_retry_after: float = 300.0
     throttle_wait: float | None = None
+    # Added to the longest time a write's attempts can take before Tally believes a write that is not there
+    # never landed: a server may finish a request a little after the client stopped waiting for it.
+    land_margin: float = 120.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     random: Callable[[], float] = field(default=random.random, compare=False)
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
     def backoff(self, attempt: int) -> float:
         """Return a full-jitter exponential delay for the ``attempt``-th retry (1-based)."""
         return self.random() * min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
-
-
-class RateLimiter:
-    """Admit at most ``per_minute`` starts per rolling window and ``in_flight`` at once; thread-safe."""
-
-    def __init__(
-        self,
-        *,
-        per_minute: int = 480,
-        in_flight: int = 10,
-        window: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.per_minute = per_minute
-        self.in_flight = in_flight
-        self._window = window
-        self._clock = clock
-        self._sleep = sleep
-        self._slots = threading.BoundedSemaphore(in_flight)
-        self._starts: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one in-flight slot and one start in the window for the duration of a request."""
-        with self._slots:
-            self._admit()
-            yield
-
-    def _admit(self) -> None:
-        while True:
-            with self._lock:
-                now = self._clock()
-                while self._starts and self._starts[0] <= now - self._window:
-                    self._starts.popleft()
-                if len(self._starts) < self.per_minute:
-                    self._starts.append(now)
-                    return
-                wait = self._starts[0] + self._window - now
-            log.info("holding a request %.1fs to stay under %d a minute", wait, self.per_minute)
-            self._sleep(max(wait, 0.001))
-
-
-_LIMITERS: dict[str, RateLimiter] = {}
-_LIMITERS_LOCK = threading.Lock()
-
-
-def shared_limiter(key: str, **options: Any) -> RateLimiter:
-    """Return the process-wide limiter for ``key`` (one per QBO realm), creating it on first use."""
-    with _LIMITERS_LOCK:
-        if key not in _LIMITERS:
-            _LIMITERS[key] = RateLimiter(**options)
-        return _LIMITERS[key]
 
 
 def _encode(value: object) -> object:
@@ -197,9 +159,16 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 def _retriable_status(status: int, idempotent: bool) -> bool:
-    # A bare 500 may come after the write was done ("sometimes an undefined error", CW guide); 429, 502, 503
-    # and 504 are answered before the application runs. So a write that is not idempotent is not retried on 500.
-    return status == 429 or (status >= 500 and (idempotent or status != 500))
+    # 429 is the one refusal that proves nothing ran (rate limits are enforced in front of the application:
+    # CW's at "ConnectWise Cloudflare" level, QBO's per realm before processing). Any 5xx may follow a saved write.
+    return status == 429 or (status >= 500 and idempotent)
+
+
+def _maybe_ran(outcome: httpx.Response | httpx.TransportError) -> bool:
+    """Whether this attempt may have reached the application and done its work."""
+    if isinstance(outcome, httpx.TransportError):
+        return not isinstance(outcome, _UNSENT)
+    return outcome.status_code >= 500
 
 
 def _retriable_transport(exc: httpx.TransportError, idempotent: bool) -> bool:
@@ -250,14 +219,33 @@ class ApiHttp:
             method, url, params=params, headers=all_headers, content=None if body is None else dumps(body)
         )
         safe = idempotent if idempotent is not None else request.method in IDEMPOTENT_METHODS
+        started, maybe_done = self.retry.clock(), False
         for attempt in range(1, self.retry.attempts + 1):
             outcome = self._attempt(request)
+            maybe_done = maybe_done or _maybe_ran(outcome)
             delay = self._retry_delay(outcome, safe=safe, attempt=attempt)
+            if delay is not None and request.method not in READ_METHODS and not self._in_budget(started, delay):
+                log.warning("%s %s: no time left to retry inside the write's landing window", method, request.url.path)
+                delay = None
             if delay is None:
-                return self._finish(outcome, what)
+                return self._finish(outcome, what, maybe_done=maybe_done and request.method not in READ_METHODS)
             self._log_retry(request, outcome, attempt, delay)
             self.retry.sleep(delay)
         raise AssertionError("unreachable: the last attempt never asks for a retry")
+
+    def attempt_seconds(self) -> float:
+        """Return the longest one attempt can take: sending the body, then waiting for the answer."""
+        timeout = self.client.timeout
+        return float(timeout.write or 300.0) + float(timeout.read or 300.0)
+
+    def landing_window(self) -> timedelta:
+        """Return how long after a write starts anything it sent may still land (attempts x timeouts + margin)."""
+        return timedelta(seconds=self.retry.attempts * self.attempt_seconds() + self.retry.land_margin)
+
+    def _in_budget(self, started: float, delay: float) -> bool:
+        """Whether a retry after ``delay`` still starts early enough to end inside ``landing_window``."""
+        budget = (self.retry.attempts - 1) * self.attempt_seconds()
+        return self.retry.clock() - started + delay <= budget
 
     def _attempt(self, request: httpx.Request) -> httpx.Response | httpx.TransportError:
         try:
@@ -284,13 +272,17 @@ class ApiHttp:
             return policy.throttle_wait
         return policy.backoff(attempt)
 
-    def _finish(self, outcome: httpx.Response | httpx.TransportError, what: str) -> httpx.Response:
+    def _finish(self, outcome: httpx.Response | httpx.TransportError, what: str, *, maybe_done: bool) -> httpx.Response:
         if isinstance(outcome, httpx.TransportError):
-            raise error_from_transport(self.vendor, outcome, what) from outcome
+            error: TallyAPIError = error_from_transport(self.vendor, outcome, what)
+            error.maybe_done = maybe_done
+            raise error from outcome
         try:
             return outcome.raise_for_status()
         except httpx.HTTPStatusError as exc:
-            raise error_from_response(self.vendor, outcome, what) from exc
+            error = error_from_response(self.vendor, outcome, what)
+            error.maybe_done = maybe_done
+            raise error from exc
 
     def _log_retry(
         self,

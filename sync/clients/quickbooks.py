@@ -22,7 +22,8 @@ import httpx
 
 from sync.clients import qbo_query as q
 from sync.clients.errors import QUICKBOOKS, AuthError, CDCWindowError, NotConfiguredError
-from sync.clients.http import DEFAULT_TIMEOUT, ApiHttp, RateLimiter, RetryPolicy, parse_json, shared_limiter
+from sync.clients.http import DEFAULT_TIMEOUT, ApiHttp, RetryPolicy, parse_json, timeout_of
+from sync.clients.limiter import RateLimiter, shared_limiter
 from sync.records import CDCResult, DocumentLine, QBOCreditMemo, QBOCustomer, QBOInvoice, QBOPayment, QBORecord
 from sync.settings import Settings
 
@@ -93,11 +94,18 @@ class QuickBooksClient:
                 if not value
             )
             raise NotConfiguredError(f"QuickBooks is not configured: set {names}.", system=QUICKBOOKS.name)
+        options.setdefault("timeout", timeout_of(settings.http_timeout.total_seconds()))
+        options.setdefault("retry", RetryPolicy(land_margin=settings.write_margin.total_seconds()))
         return cls(base_url=base_url, realm_id=settings.qbo_realm_id, tokens=tokens, **options)
 
     def close(self) -> None:
         """Release the HTTP connections this client opened."""
         self._http.close()
+
+    @property
+    def write_window(self) -> timedelta:
+        """How long after a create starts whatever it sent may still land in QuickBooks."""
+        return self._http.landing_window()
 
     def __enter__(self) -> Self:
         return self

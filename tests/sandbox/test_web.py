@@ -114,6 +114,33 @@ def test_timeout_next_holds_the_request_past_the_client_timeout(server: SandboxS
         assert client.post("/items", json={}).status_code == 201
 
 
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_gateway_next_commits_the_write_then_answers_a_gateway_error(
+    server: SandboxServer, client: httpx.Client, status: int
+) -> None:
+    set_faults(client, gateway_next={"count": 1, "status": status})
+    assert client.get("/items").status_code == 200  # reads are never hit
+    assert client.post("/items", json={"n": 1}).status_code == status
+    assert client.get("/items").json() == {"count": 1}  # it was saved all the same
+    assert client.post("/items", json={"n": 2}).status_code == 201
+
+
+@pytest.mark.parametrize(("commit", "saved_when_the_client_gives_up"), [("first", 1), ("after", 0)])
+def test_hold_next_answers_past_the_client_timeout_saving_the_write_before_or_after(
+    server: SandboxServer, commit: str, saved_when_the_client_gives_up: int
+) -> None:
+    items: list[Any] = server.service.items  # type: ignore[attr-defined]
+    with httpx.Client(base_url=server.url, timeout=0.3) as client:
+        set_faults(client, hold_next={"count": 1, "seconds": 0.8, "commit": commit})
+        with pytest.raises(httpx.ReadTimeout):
+            client.post("/items", json={})
+        assert len(items) == saved_when_the_client_gives_up
+        deadline = time.monotonic() + 5
+        while not items and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(items) == 1  # a write held past the timeout still lands, once
+
+
 def test_rate_limit_answers_429_with_retry_after(client: httpx.Client) -> None:
     set_faults(client, rate_limit=3)
     statuses = [client.get("/items") for _ in range(4)]

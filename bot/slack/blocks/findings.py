@@ -105,6 +105,7 @@ def status_line(view: ActionView | None) -> str:
         "proposed": _waiting(view),
         "approved": f":hourglass: Approved by {names} — running now.",
         "executing": f":hourglass: Approved by {names} — running now.",
+        "unsure": f":mag: Approved by {names}. {result} It will not be sent again.",
         "succeeded": f":white_check_mark: Done, approved by {names}. {result}",
         "failed": f":x: Failed (approved by {names}): {result or 'see the audit trail.'}",
         "rejected": f":no_entry_sign: {result or 'Rejected.'}",

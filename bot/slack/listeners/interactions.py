@@ -63,6 +63,7 @@ def decide(tally: Tally, action_id: int, user: str) -> Decided:
     sentence = {
         "succeeded": f":white_check_mark: {done.result}",
         "failed": f":x: The fix failed: {done.result}",
+        "unsure": f":mag: {done.result} It will not be sent again; the alert shows what Tally finds.",
         "superseded": f":arrows_counterclockwise: Not needed any more: {done.result}",
     }.get(done.status, outcome.message)
     return Decided(action_id, done.status, outcome.changed or done.status != outcome.status, mention_users(sentence))
@@ -99,6 +100,7 @@ def _tally_up(results: list[Decided]) -> str:
         f"{counts['succeeded']} carried out" if counts["succeeded"] else "",
         f"{counts['proposed']} waiting for a second, different approver" if counts["proposed"] else "",
         f"{counts['failed']} failed" if counts["failed"] else "",
+        f"{counts['unsure']} being checked (did the write land?)" if counts["unsure"] else "",
         f"{counts['superseded']} no longer needed" if counts["superseded"] else "",
         f"{counts['rejected']} already rejected" if counts["rejected"] else "",
     ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bot.slack.blocks.help import USAGE
 from bot.slack.errors import UsageError
 
-STATUSES = ("proposed", "approved", "executing", "succeeded", "failed", "rejected", "superseded")
+STATUSES = ("proposed", "approved", "executing", "unsure", "succeeded", "failed", "rejected", "superseded")
 NO_ARGUMENT = frozenset({"status", "check", "digest", "connect"})
 FREE_TEXT = frozenset({"payments", "credits", "mirror", "ar"})
 HISTORY_MAX = 100

@@ -29,7 +29,7 @@ def action_views(tally: Tally, actions: Sequence[Action]) -> list[ActionView]:
 
 def preview_for(tally: Tally, group: str, arg: str | None, *, note: str | None = None) -> Message:
     """The preview of one group of fixes (payments, credits, mirror), filtered by ``arg``."""
-    rows = list_actions(tally.engine, kinds=GROUPS[group], status=(*WAITING, "executing"), text=arg)
+    rows = list_actions(tally.engine, kinds=GROUPS[group], status=(*WAITING, "executing", "unsure"), text=arg)
     return preview_message(group, arg, action_views(tally, rows), command=tally.settings.slash_command, note=note)
 
 

@@ -69,6 +69,7 @@ def test_jobs_have_stable_ids_and_never_pile_up(engine: Engine, world: RunningSa
     assert {(job.max_instances, job.coalesce) for job in jobs.values()} == {(1, True)}
     assert all(job.misfire_grace_time for job in jobs.values())
     assert jobs[CHECK_JOB].trigger.interval.total_seconds() == 600
+    assert jobs[SETTLE_JOB].trigger.interval.total_seconds() == 60  # TALLY_SETTLE_EVERY's default: unsure writes
 
 
 @pytest.mark.parametrize(

@@ -81,6 +81,12 @@ def test_alert_only_findings_have_no_buttons_and_dual_approval_reads_one_of_two(
         ("succeeded", "Recorded a $1,234.50 payment (payment id 77).", "Done, approved by <@U0BEN>. Recorded"),
         ("failed", "ConnectWise refused the payment: the invoice is closed.", "Failed (approved by <@U0BEN>): Conn"),
         ("superseded", "The books agree again without it (someone fixed it by hand).", "No longer needed: The books"),
+        (
+            "unsure",
+            "Tally is checking whether the write landed. The answer was lost: ConnectWise kept failing.",
+            "Approved by <@U0BEN>. Tally is checking whether the write landed. The answer was lost: ConnectWise kept "
+            "failing. It will not be sent again.",
+        ),
     ],
 )
 def test_an_alert_says_where_its_fix_stands(status: str, result: str | None, shown: str) -> None:

@@ -16,7 +16,7 @@ from sync.actions import execute, settle
 from sync.clients.connectwise import ConnectWiseClient
 from sync.clients.quickbooks import QuickBooksClient
 from sync.db import session_scope
-from sync.models import Action, LedgerEntry
+from sync.models import Action, LedgerEntry, utcnow
 from sync.reconcile import Finding
 from tests.sandboxes import cw_client, qbo_client
 from tests.sync.actions.helpers import (
@@ -96,8 +96,7 @@ def test_a_process_killed_after_the_write_is_settled_without_writing_again(
     assert child.exitcode == 1
     assert status_of(engine, action_id).status == "executing"
     assert count(engine, LedgerEntry, status="pending") == 1
-    assert settle(engine, cw=cw, qbo=qbo).written == []  # too fresh: it might still be in flight elsewhere
-    assert settle(engine, cw=cw, qbo=qbo, older_than=NOW).written == [action_id]
+    assert settle(engine, cw=cw, qbo=qbo).written == [action_id]  # found: settled at once, whatever its age
     action = status_of(engine, action_id)
     assert action.status == "succeeded"
     assert number in (action.result or "")
@@ -106,7 +105,7 @@ def test_a_process_killed_after_the_write_is_settled_without_writing_again(
     assert action.remote_id == str(written[0].get("id", written[0].get("Id")))
     [event] = events(engine, action_id, "action.succeeded")
     assert event.actor == "recovery"
-    assert settle(engine, cw=cw, qbo=qbo, older_than=NOW).written == []
+    assert settle(engine, cw=cw, qbo=qbo).written == []
 
 
 @pytest.mark.parametrize("fix_kind", ["apply_credit_memo", "apply_credit_in_cw", "mirror_credit_memo"])
@@ -131,18 +130,27 @@ def test_every_kind_of_write_can_be_found_again(engine: Engine, books: Books, fi
         assert len(qbo_numbered(running, "CreditMemo", "CM10301")) == 1
 
 
-def test_a_write_that_never_landed_fails_safely_and_can_be_proposed_again(engine: Engine, books: Books) -> None:
+def test_a_write_that_never_landed_is_unsure_until_it_could_no_longer_land_then_fails_safely(
+    engine: Engine, books: Books
+) -> None:
     running, findings, cw, qbo = books
     finding = first(findings, "backflow_payment")
     action_id = approved(engine, finding)
     fault(running.cw.url, fail_next={"count": 6, "status": 503, "match": "^POST "})
     action = execute(engine, action_id, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE)
+    assert action.status == "unsure"  # a 503 may come from a gateway after ConnectWise saved the payment
+    assert (action.result or "").startswith("Tally is checking whether the write landed.")
+    assert httpx.get(f"{running.cw.url}/_sandbox/faults").json()["fail_next"]["count"] == 5  # sent once
+    assert settle(engine, cw=cw, qbo=qbo).waiting == [action_id]  # not there, but it may still land
+    late = utcnow() + cw.write_window
+    assert settle(engine, cw=cw, qbo=qbo, now=late).not_written == [action_id]
+    action = status_of(engine, action_id)
     assert action.status == "failed"
-    assert action.result is not None
-    assert "was not written" in action.result
-    assert action.result.endswith("it is safe to approve again when the next check proposes it.")
+    assert "was not written" in (action.result or "")
+    assert (action.result or "").endswith("It is safe to approve again when the next check proposes it.")
     assert cw_rows(running, 1) == []
     assert count(engine, LedgerEntry, status="failed") == 1
+    fault(running.cw.url, fail_next=0)
     again = approved(engine, finding)
     assert again != action_id
     assert execute(engine, again, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE).status == "succeeded"

@@ -14,7 +14,15 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from sync.clients.errors import CONNECTWISE, QUICKBOOKS, NotFoundError, ServerError, TransportError, ValidationError
+from sync.clients.errors import (
+    CONNECTWISE,
+    QUICKBOOKS,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
 from sync.clients.http import ApiHttp, RateLimiter, RetryPolicy, dumps, parse_json
 from tests.sync.clients.servers import Sleeps, policy
 
@@ -135,10 +143,53 @@ def test_money_goes_out_as_numbers_and_comes_back_exact() -> None:
     assert parse_json(httpx.Response(200, content=b'{"TotalAmt": 0.1, "n": 3}')) == {"TotalAmt": Decimal("0.1"), "n": 3}
 
 
-def test_a_500_to_a_write_is_final_but_a_503_is_retried() -> None:
-    script, sleeps = Script(httpx.Response(500, json={"code": "ConnectWiseApi"})), Sleeps()
-    with pytest.raises(ServerError):
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_5xx_to_a_write_without_an_idempotency_key_is_never_resent(status: int) -> None:
+    script, sleeps = Script(httpx.Response(status, json={"code": "ConnectWiseApi"})), Sleeps()
+    with pytest.raises(ServerError) as caught:
         layer(script, sleeps).send("POST", "https://cw.test/finance/invoices/1/payments", body={})
     assert len(script.requests) == 1
-    again = Script(httpx.Response(503), httpx.Response(201, json={"id": 1}))
-    assert layer(again, sleeps).send("POST", "https://cw.test/finance/invoices/1/payments", body={}).status_code == 201
+    assert caught.value.maybe_done  # the gateway may have answered after ConnectWise saved it
+    again = Script(httpx.Response(status), httpx.Response(200, json={}))
+    layer(again, sleeps, vendor=QUICKBOOKS).send("POST", "https://qbo.test/invoice?requestid=r1", idempotent=True)
+    assert len(again.requests) == 2  # the same requestid: QuickBooks replays instead of creating again
+
+
+def test_a_429_to_a_write_is_retried_and_proves_nothing_ran() -> None:
+    script, sleeps = Script(httpx.Response(429, headers={"Retry-After": "2"}), httpx.Response(201, json={})), Sleeps()
+    assert layer(script, sleeps).send("POST", "https://cw.test/x", body={}).status_code == 201
+    assert sleeps.waits == [2.0]
+    refused = Script(*[httpx.Response(429, headers={"Retry-After": "1"})] * 2)
+    with pytest.raises(RateLimitedError) as caught:
+        layer(refused, sleeps, attempts=2).send("POST", "https://cw.test/x", body={})
+    assert not caught.value.maybe_done
+
+
+def test_a_refusal_after_an_attempt_that_may_have_run_is_not_proof_that_nothing_was_written() -> None:
+    duplicate = httpx.Response(400, json={"Fault": {"Error": [{"code": "6140", "Detail": "Duplicate"}]}})
+    script, sleeps = Script(httpx.ReadTimeout("slow"), duplicate), Sleeps()
+    with pytest.raises(ValidationError) as caught:
+        layer(script, sleeps, vendor=QUICKBOOKS).send("POST", "https://qbo.test/invoice?requestid=r1", idempotent=True)
+    assert caught.value.maybe_done
+    never_sent = Script(httpx.ConnectError("refused"), httpx.ConnectError("refused"))
+    with pytest.raises(TransportError) as unsent:
+        layer(never_sent, sleeps, attempts=2).send("POST", "https://cw.test/x", body={})
+    assert not unsent.value.maybe_done
+
+
+def test_a_write_is_not_retried_past_its_landing_window() -> None:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    client = httpx.Client(transport=httpx.MockTransport(Script(*[httpx.Response(503)] * 3)), timeout=10.0)
+    retry = RetryPolicy(attempts=3, land_margin=5.0, sleep=sleep, random=lambda: 1.0, clock=lambda: now[0])
+    http = ApiHttp(QUICKBOOKS, client=client, retry=retry)
+    assert http.landing_window().total_seconds() == 3 * (10 + 10) + 5  # attempts x (send + answer) + margin
+    slow = [httpx.Response(503, headers={"Retry-After": wait}) for wait in ("30", "15")]
+    script = Script(*slow, httpx.Response(200))
+    client = httpx.Client(transport=httpx.MockTransport(script), timeout=10.0)
+    with pytest.raises(ServerError):
+        ApiHttp(QUICKBOOKS, client=client, retry=retry).send("POST", "https://qbo.test/x", idempotent=True)
+    assert len(script.requests) == 2  # the third would start 45 s in, past 2 x 20 s: it might land after the window
