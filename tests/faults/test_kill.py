@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
-from sync.cli_support import EXIT_FINDINGS
 
+from bot.cli.support import EXIT_FINDINGS
 from bot.slack.app import web_client
 from bot.slack.jobs import check_and_announce
 from sandbox.cli import RunningSandbox
