@@ -10,7 +10,7 @@ from decimal import Decimal
 from sync.reconcile.balances import balance_findings
 from sync.reconcile.customers import map_customers
 from sync.reconcile.documents import Books, match_documents
-from sync.reconcile.model import ZERO, Finding, Policy, Snapshot, finding_key
+from sync.reconcile.model import ZERO, CwDoc, Finding, Policy, QboDoc, Snapshot, finding_key
 from sync.reconcile.money import (
     MoneyFindings,
     credit_findings,
@@ -18,6 +18,7 @@ from sync.reconcile.money import (
     payment_findings,
     qbo_applications,
 )
+from sync.reconcile.plan import PlanBooks, plan_fixes
 
 
 def reconcile(snapshot: Snapshot, policy: Policy) -> list[Finding]:
@@ -42,7 +43,19 @@ def reconcile(snapshot: Snapshot, policy: Policy) -> list[Finding]:
         matched.explained_qbo | money.explained_qbo,
     )
     findings = [*matched.findings, *money.findings, *balances, *_unresolved(books, snapshot)]
-    return sorted(_merge_same_keys(findings), key=lambda finding: (finding.kind, finding.key))
+    merged = sorted(_merge_same_keys(findings), key=lambda finding: (finding.kind, finding.key))
+    return plan_fixes(merged, _plan_books(books, snapshot, matched.pairs))
+
+
+def _plan_books(books: Books, snapshot: Snapshot, pairs: list[tuple[CwDoc, QboDoc]]) -> PlanBooks:
+    return PlanBooks(
+        cw_docs={doc.id: doc for doc in snapshot.cw_docs},
+        qbo_docs={doc.id: doc for doc in snapshot.qbo_docs},
+        qbo_of_cw={doc.id: mirror for doc, mirror in pairs},
+        cw_of_qbo={mirror.id: doc for doc, mirror in pairs},
+        unchecked_companies=frozenset(books.cmap.unresolved),
+        tolerance=books.policy.tolerance,
+    )
 
 
 def _merge_same_keys(findings: list[Finding]) -> list[Finding]:
