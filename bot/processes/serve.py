@@ -71,7 +71,15 @@ def build_web(settings: Settings, *, engine: Engine | None = None) -> Web:
             checks.request()
 
     health = functools.partial(health_report, engine, auth, checks)
-    asgi = create_web(bolt, auth=auth, webhook_verifier=verifier, on_qbo_change=on_qbo_change, health=health)
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    asgi = create_web(
+        bolt,
+        signing_secret=secret,
+        auth=auth,
+        webhook_verifier=verifier,
+        on_qbo_change=on_qbo_change,
+        health=health,
+    )
     return Web(asgi=asgi, bolt=bolt, engine=engine, checks=checks, auth=auth)
 
 

@@ -26,6 +26,7 @@ from sandbox.quickbooks.faults import (
 )
 from sandbox.quickbooks.lines import zero_lines
 from sandbox.quickbooks.values import ZERO, company_date, ref_value
+from sandbox.switches import Switches, qbo_switches
 
 
 class QBOCompany(Catalog):
@@ -208,8 +209,9 @@ class QBOCompany(Catalog):
 class QBOStore:
     """All companies of the sandbox, created on first use."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, switches: Switches | None = None) -> None:
         self.clock = clock
+        self.switches = switches or qbo_switches()  # the readings this sandbox plays, per company
         self._companies: dict[str, QBOCompany] = {}
         self._lock = threading.Lock()
 

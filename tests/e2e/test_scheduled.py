@@ -133,7 +133,7 @@ def web(deployment: Deployment) -> Iterator[Deployment]:
             return False
 
     try:
-        wait_for(healthy, what="tally web to answer /healthz")
+        wait_for(healthy, timeout=90, what="tally web to answer /healthz")  # a loaded CI machine starts it slowly
         yield deployment
     finally:
         code = stop(process)
