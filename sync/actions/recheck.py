@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import TypeVar
 
@@ -20,6 +21,8 @@ from sync.clients.connectwise import ConnectWiseClient
 from sync.clients.errors import NotFoundError
 from sync.clients.quickbooks import QuickBooksClient
 from sync.models import Action
+from sync.reconcile.documents import LookAlikes, why_alike
+from sync.reconcile.model import QboDoc
 from sync.reconcile.text import money
 from sync.records import CWInvoice, QBOCreditMemo, QBOInvoice
 
@@ -174,4 +177,32 @@ def _mirror(kind: str, params: Params, cw: ConnectWiseClient, qbo: QuickBooksCli
             f"QuickBooks now has {word} {number} (Id {existing[0].id}): it was copied since Tally proposed this, "
             f"{NOTHING}."
         )
+    alike = look_alikes(qbo, entity, params, amount, doc.date)
+    if alike is not None:
+        raise _Gone(
+            f"QuickBooks now has {word} {alike.doc_number or f'Id {alike.id}'} (Id {alike.id}) for the same "
+            f"customer with {why_alike(number, amount, doc.date, _as_qbo_doc(entity, alike))}: it is "
+            f"probably the copy, {NOTHING}; a person must confirm it."
+        )
     return Check(before=(), cw_doc=doc)
+
+
+def look_alikes(
+    qbo: QuickBooksClient, entity: str, params: Params, amount: Decimal, day: date | None
+) -> QBOInvoice | QBOCreditMemo | None:
+    """Search the live QuickBooks the way the check does: the customer's documents with a look-alike number, or
+    with the same total and date. Tally never creates a second copy of a document."""
+    customer = params.get("qbo_customer_id")
+    if not customer:
+        return None
+    kind = QBOCreditMemo if entity == "CreditMemo" else QBOInvoice
+    rows = qbo.iter_query(q.select(entity, q.eq("CustomerRef", customer)))
+    candidates = [kind.from_api(row) for row in rows]
+    found = LookAlikes(_as_qbo_doc(entity, doc) for doc in candidates).of(
+        entity == "CreditMemo", customer, params["number"], amount, day
+    )
+    return next((doc for doc in candidates if found and doc.id == found[0].id), None)
+
+
+def _as_qbo_doc(entity: str, doc: QBOInvoice | QBOCreditMemo) -> QboDoc:
+    return QboDoc(entity, doc.id, doc.doc_number, doc.customer_id, abs(doc.total), doc.balance, date=doc.txn_date)

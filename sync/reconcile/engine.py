@@ -78,6 +78,16 @@ def _unresolved(books: Books, snapshot: Snapshot) -> list[Finding]:
         if company_id not in posted:
             continue
         label = company.account_number or company.identifier
+        offered = [books.customers[c] for c in books.cmap.candidates.get(company_id, ()) if c in books.customers]
+        maybe = (
+            f" The closest QuickBooks customer is {offered[0].display_name}, by a similar name only: confirm it "
+            'with `tally map` (or "Map to" on this alert) and Tally will check them.'
+            if offered
+            else " Map it once with `tally map` and Tally will."
+        )
+        qbo = {"candidates": ",".join(c.id for c in offered)} if offered else {}
+        if offered:
+            qbo["candidate_names"] = "|".join(c.display_name for c in offered)
         findings.append(
             Finding(
                 kind="customer_mismatch",
@@ -87,9 +97,11 @@ def _unresolved(books: Books, snapshot: Snapshot) -> list[Finding]:
                 amount=posted[company_id],
                 explanation=(
                     f"ConnectWise company {company.name} ({label}) matches no QuickBooks customer by saved mapping, "
-                    "account number or name, so its documents cannot be checked: map it once and Tally will."
+                    "account number or name, so its documents cannot be checked and Tally writes nothing for it."
+                    f"{maybe}"
                 ),
-                cw={"account": label, "name": company.name},
+                cw={"account": label, "name": company.name, "company_id": str(company.id)},
+                qbo=qbo,
             )
         )
     return findings

@@ -183,3 +183,31 @@ def test_a_superseded_fix_is_not_proposed_again_until_the_books_change(engine: E
             assert fresh.id != first_id
             assert fresh.amount == Decimal("200.00")
         del invoice
+
+
+# -- rule 6: no second copy of a document --------------------------------------------------------------------------
+@pytest.mark.parametrize(("qbo_number", "total", "day"), [("07001-a", "640.00", "2026-10-15"), ("X-1", "640.00", None)])
+def test_a_look_alike_in_quickbooks_is_reported_and_never_mirrored(
+    engine: Engine, qbo_number: str, total: str, day: str | None
+) -> None:
+    with handmade() as hand:
+        hand.cw_doc("7001", "640.00")
+        hand.qbo_doc("Invoice", qbo_number, total, day=day or "2026-11-02")
+        (finding,) = about(findings_of(engine, hand.running), "7001")
+        assert finding.kind == "invoice_missing_in_qbo"
+        assert finding.fix is None
+        assert f"QuickBooks invoice {qbo_number}" in finding.explanation
+        assert "a person must confirm" in finding.explanation
+        assert not any(f.kind == "orphan_in_qbo" for f in findings_of(engine, hand.running))
+
+
+def test_the_recheck_searches_live_quickbooks_for_a_look_alike_before_mirroring(engine: Engine) -> None:
+    with handmade() as hand:
+        hand.cw_doc("7101", "310.00")
+        (finding,) = about(findings_of(engine, hand.running), "7101")
+        assert finding.fix is not None
+        hand.qbo_doc("Invoice", "7101-B", "310.00")  # someone typed the copy while the fix waited
+        action = approve_and_run(engine, hand, finding)
+        assert action.status == "superseded"
+        assert "7101-B" in (action.result or "")
+        assert len([d for d in hand.qbo.all("Invoice") if "7101" in d.get("DocNumber", "")]) == 1
