@@ -231,6 +231,9 @@ class SandboxServer:
     def stop(self) -> None:
         """Stop serving and release the port; held (timed-out) requests are let go."""
         self.faults.stopping.set()
+        close = getattr(self.service, "close", None)
+        if close is not None:  # e.g. stop pushing notifications
+            close()
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
