@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from sync.db import session_scope
@@ -126,7 +127,7 @@ def cw_notice(payload: Any, record_id: str | None) -> Notice | None:
     )
 
 
-def _source(session: Any, system: str) -> NotificationSource:
+def _source(session: Session, system: str) -> NotificationSource:
     row = session.get(NotificationSource, system)
     if row is None:
         row = NotificationSource(system=system)

@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 DISPATCH_THREADS = 64
 
 ChangeHandler = Callable[[set[str]], None]
-PayloadHandler = Callable[[Any], None]  # a verified QuickBooks webhook body, parsed
-CallbackHandler = Callable[[Any, "str | None", str], None]  # a ConnectWise callback body, its recordId, the caller
+PayloadHandler = Callable[[Any], object]  # a verified QuickBooks webhook body, parsed
+CallbackHandler = Callable[[Any, "str | None", str], object]  # a ConnectWise callback body, its recordId, the caller
 
 
 def intuit_signature_valid(body: bytes, signature: str | None, verifier: str) -> bool:
