@@ -221,6 +221,7 @@ class Action(SQLModel, table=True):
     executed_at: datetime | None = _when()
     slack_channel: str | None = None
     slack_ts: str | None = None
+    undoes_action_id: int | None = Field(default=None, index=True)  # undo (issue 13): the fix this reverses
 
 
 class Approval(SQLModel, table=True):

@@ -175,6 +175,9 @@ class Settings(BaseSettings):
     write_margin: Duration = Field(timedelta(minutes=2), alias="TALLY_WRITE_MARGIN")
     settle_every: Duration = Field(timedelta(minutes=1), alias="TALLY_SETTLE_EVERY")
 
+    # undo (issue 13): how long after a fix ran Tally still offers to reverse it.
+    undo_for: Duration = Field(timedelta(days=30), alias="TALLY_UNDO_FOR")
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

@@ -37,6 +37,7 @@ class Check:
     cw_doc: CWInvoice | None = None
     qbo_memo: QBOCreditMemo | None = None
     qbo_invoice: QBOInvoice | None = None
+    record: object = None  # an undo: the live record it deletes or voids, as just read
 
 
 class _Gone(Exception):
