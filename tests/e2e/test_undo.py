@@ -119,7 +119,7 @@ def test_an_undone_fix_leaves_both_books_as_they_were_before_it(engine: Engine, 
 
 
 def test_a_backflow_undo_is_stated_like_a_fix(engine: Engine, books: Books) -> None:
-    running, findings, cw, qbo = books
+    _running, findings, cw, qbo = books
     fix_id = approved(engine, first(findings, "backflow_payment"))
     fix = execute(engine, fix_id, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE)
     undo = status_of(engine, undo_of(engine, fix_id))
@@ -130,9 +130,7 @@ def test_a_backflow_undo_is_stated_like_a_fix(engine: Engine, books: Books) -> N
     assert undo.amount == Decimal("1234.50")
 
 
-def test_an_undo_is_superseded_when_a_payment_now_depends_on_the_mirrored_invoice(
-    engine: Engine, books: Books
-) -> None:
+def test_an_undo_is_superseded_when_a_payment_now_depends_on_the_mirrored_invoice(engine: Engine, books: Books) -> None:
     running, findings, cw, qbo = books
     fix_id = approved(engine, first(findings, "mirror_invoice"))
     fix = execute(engine, fix_id, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE)
@@ -173,7 +171,7 @@ def test_an_undo_is_superseded_when_the_connectwise_payment_was_edited_by_hand(e
 def test_two_approvers_clicking_approve_on_the_same_undo_at_once_make_one_reverse_write(
     engine: Engine, books: Books
 ) -> None:
-    running, findings, cw, qbo = books
+    _running, findings, cw, qbo = books
     fix_id = approved(engine, first(findings, "backflow_payment"))
     execute(engine, fix_id, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE)
     barrier = threading.Barrier(2)
@@ -201,7 +199,7 @@ def test_two_approvers_clicking_approve_on_the_same_undo_at_once_make_one_revers
 
 
 def test_an_undo_above_the_threshold_needs_two_different_people(engine: Engine, books: Books) -> None:
-    running, findings, cw, qbo = books
+    _running, findings, cw, qbo = books
     big = next(f for f in findings if f.fix and f.fix.kind == "mirror_invoice" and f.amount > 5000)
     fix_id = approved(engine, big)
     assert execute(engine, fix_id, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE).status == "succeeded"
@@ -214,9 +212,11 @@ def test_an_undo_above_the_threshold_needs_two_different_people(engine: Engine, 
 
 
 def test_undo_is_not_offered_after_the_period_or_for_a_fix_that_did_not_run(engine: Engine, books: Books) -> None:
-    running, findings, cw, qbo = books
+    _running, findings, cw, qbo = books
     waiting = proposed(engine, first(findings, "apply_credit_memo"))
-    assert "was not carried out (it is proposed)" in offer_undo(engine, waiting, settings=settings(), actor="U1").sentence
+    assert (
+        "was not carried out (it is proposed)" in offer_undo(engine, waiting, settings=settings(), actor="U1").sentence
+    )
     fix_id = approved(engine, first(findings, "backflow_payment"))
     execute(engine, fix_id, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE)
     late = offer_undo(engine, fix_id, settings=settings(TALLY_UNDO_FOR="0s"), actor="U1")
