@@ -225,6 +225,7 @@ class Action(SQLModel, table=True):
     version: int = 1
     replaced_by: int | None = None  # the action that restated this one (a different write)
     planned_on: str | None = Field(default=None, sa_column=Column(Text))  # JSON: the write as stated (see approving)
+    undoes_action_id: int | None = Field(default=None, index=True)  # undo (issue 13): the fix this reverses
 
 
 class Approval(SQLModel, table=True):

@@ -185,6 +185,8 @@ class Settings(BaseSettings):
     realtime_quiet: Duration = Field(timedelta(seconds=2), alias="TALLY_REALTIME_QUIET")
     realtime_max_wait: Duration = Field(timedelta(seconds=8), alias="TALLY_REALTIME_MAX_WAIT")
     callback_rate: int = Field(30, alias="TALLY_CALLBACK_RATE", ge=1)
+    # undo (issue 13): how long after a fix ran Tally still offers to reverse it.
+    undo_for: Duration = Field(timedelta(days=30), alias="TALLY_UNDO_FOR")
 
     @field_validator("timezone")
     @classmethod
