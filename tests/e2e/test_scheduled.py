@@ -49,7 +49,10 @@ CHANNEL = "C0FINANCE"
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 WEBHOOK = {
     "eventNotifications": [
-        {"realmId": "1", "dataChangeEvent": {"entities": [{"name": "Payment", "id": "9", "operation": "Create"}]}}
+        {
+            "realmId": "9130350000000001",
+            "dataChangeEvent": {"entities": [{"name": "Payment", "id": "9", "operation": "Create"}]},
+        }
     ]
 }
 
