@@ -16,7 +16,7 @@ from sync.cache.snapshot import load_snapshot
 from sync.db import session_scope
 from sync.models import CustomerLink, utcnow
 from sync.reconcile.customers import map_customers
-from sync.reconcile.model import ZERO, CwCompany, QboCustomer
+from sync.reconcile.model import ZERO, CwCompany, QboCustomer, Snapshot
 
 
 class MappingError(ValueError):
@@ -41,6 +41,11 @@ def unmapped(engine: Engine) -> list[Unmapped]:
     """Every CW company with no confirmed or certain QBO customer, largest open amount first (from the cache)."""
     with session_scope(engine) as session:
         snapshot = load_snapshot(session, customer_map=stored(engine))
+    return unmapped_in(snapshot)
+
+
+def unmapped_in(snapshot: Snapshot) -> list[Unmapped]:
+    """``unmapped`` of one snapshot (its ``customer_map`` holds the confirmed mappings)."""
     cmap = map_customers(snapshot.cw_companies, snapshot.qbo_customers, snapshot.customer_map)
     customers = {customer.id: customer for customer in snapshot.qbo_customers}
     companies = {company.id: company for company in snapshot.cw_companies}
