@@ -225,6 +225,7 @@ class Action(SQLModel, table=True):
     version: int = 1
     replaced_by: int | None = None  # the action that restated this one (a different write)
     planned_on: str | None = Field(default=None, sa_column=Column(Text))  # JSON: the write as stated (see approving)
+    undoes_action_id: int | None = Field(default=None, index=True)  # undo (issue 13): the fix this reverses
 
 
 class Approval(SQLModel, table=True):
@@ -320,3 +321,25 @@ class ShownAction(SQLModel, table=True):
     message: str = Field(primary_key=True)
     action_id: int = Field(primary_key=True)
     at: datetime | None = _when(nullable=False)
+
+
+class NotificationSource(SQLModel, table=True):
+    """What one system (``qbo`` or ``cw``) pushed: when last, how many, and how many checks they started."""
+
+    __tablename__ = "notification_source"
+    system: str = Field(primary_key=True)
+    received: int = 0
+    ignored: int = 0  # duplicates, stale news, over the caller's rate
+    checks: int = 0
+    last_received_at: datetime | None = _when()
+    last_check_at: datetime | None = _when()
+
+
+class NotificationSeen(SQLModel, table=True):
+    """The newest news of one document (or one message id) a notification brought: older or equal news is a repeat."""
+
+    __tablename__ = "notification_seen"
+    system: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)  # "Payment:123" (QBO entity and id) or "msg:<MessageId>"
+    stamp: datetime | None = _when()  # the document's lastUpdated the notification named (None for a message id)
+    seen_at: datetime | None = _when(nullable=False, index=True)

@@ -180,6 +180,14 @@ class Settings(BaseSettings):
     write_margin: Duration = Field(timedelta(minutes=2), alias="TALLY_WRITE_MARGIN")
     settle_every: Duration = Field(timedelta(minutes=1), alias="TALLY_SETTLE_EVERY")
 
+    # real time (issue 11 §2): notifications coalesce until QUIET passes without one (at most MAX_WAIT after the
+    # first), then one incremental check runs; one caller may make Tally read at most CALLBACK_RATE times a minute.
+    realtime_quiet: Duration = Field(timedelta(seconds=2), alias="TALLY_REALTIME_QUIET")
+    realtime_max_wait: Duration = Field(timedelta(seconds=8), alias="TALLY_REALTIME_MAX_WAIT")
+    callback_rate: int = Field(30, alias="TALLY_CALLBACK_RATE", ge=1)
+    # undo (issue 13): how long after a fix ran Tally still offers to reverse it.
+    undo_for: Duration = Field(timedelta(days=30), alias="TALLY_UNDO_FOR")
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

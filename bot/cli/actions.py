@@ -225,9 +225,3 @@ def reject(
     console.print(outcome.message)
     if not outcome.changed:
         raise typer.Exit(EXIT_REFUSED)
-
-
-def register(app: typer.Typer) -> None:
-    """Add these commands to ``app``."""
-    for command in (payments, credits, mirror, actions, approve, reject):
-        app.command()(command)

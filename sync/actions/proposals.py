@@ -34,6 +34,8 @@ def propose(session: Session, finding: FindingRecord, *, settings: Settings, act
     if finding.status != "open" or finding.fix_kind not in FIX_KINDS or not finding.fix_params:
         return None
     action = live_action(session, finding.key)
+    if action is not None and action.undoes_action_id is not None:  # an undo holds the finding until it ends
+        return action
     if action is None:
         try:
             with session.begin_nested():
@@ -45,7 +47,11 @@ def propose(session: Session, finding: FindingRecord, *, settings: Settings, act
         params = plan(finding, today=action.created_at.date())  # dates Tally chose stay the proposal's
         if params != params_of(action):
             action = _restate(session, finding, action, params, settings, actor)
-    if action.status == "proposed" and auto_approves(action.kind, action.amount, settings):
+    if (
+        action.status == "proposed"
+        and auto_approves(action.kind, action.amount, settings)
+        and not was_undone(session, finding.key)
+    ):
         _auto_approve(session, action, actor, settings)
     return action
 
@@ -212,3 +218,13 @@ def _auto_approve(session: Session, action: Action, actor: str, settings: Settin
         amount_after=action.amount,
         detail=f"TALLY_AUTO_APPROVE approves {action.kind} up to {limit}",
     )
+
+
+def was_undone(session: Session, finding_key: str) -> bool:
+    """A person undid a fix of this finding on purpose: its fix is proposed for a person, never approved by policy."""
+    statement = select(Action.id).where(
+        col(Action.finding_key) == finding_key,
+        col(Action.undoes_action_id).is_not(None),
+        col(Action.status) == "succeeded",
+    )
+    return session.execute(statement.limit(1)).first() is not None

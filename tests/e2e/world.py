@@ -135,7 +135,11 @@ def tally_world(
         factory = functools.partial(clients, settings, engine)
         bolt = create_app(settings, engine=engine, clients=factory)
         asgi = create_web(
-            bolt, auth=QBOAuth(settings, engine), webhook_verifier="verifier", on_qbo_change=lambda _: None
+            bolt,
+            signing_secret=running.workspace.signing_secret,
+            auth=QBOAuth(settings, engine),
+            webhook_verifier="verifier",
+            on_qbo_change=lambda _: None,
         )
         with serve(asgi) as url, SlackDriver(url, server=running.slack) as driver:
             yield World(running=running, settings=settings, engine=engine, driver=driver, url=url)
