@@ -175,6 +175,11 @@ class Settings(BaseSettings):
     write_margin: Duration = Field(timedelta(minutes=2), alias="TALLY_WRITE_MARGIN")
     settle_every: Duration = Field(timedelta(minutes=1), alias="TALLY_SETTLE_EVERY")
 
+    # access (issue 8 §4): who may read balances and the audit trail besides approvers and admins; or every full
+    # member of the workspace (never guests) when reading is opened.
+    viewers: IdList = Field(default_factory=list, alias="TALLY_VIEWERS")
+    open_reading: bool = Field(False, alias="TALLY_OPEN_READING")
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

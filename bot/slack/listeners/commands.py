@@ -18,12 +18,13 @@ from bot.slack.blocks.common import Message, section
 from bot.slack.blocks.help import help_message, usage_message
 from bot.slack.blocks.reports import actions_message, ar_message, explain_message, history_message
 from bot.slack.blocks.status import status_message
-from bot.slack.errors import UsageError, explain, guarded
+from bot.slack.errors import NotAllowedError, UsageError, explain, guarded
 from bot.slack.jobs import check_and_announce
 from bot.slack.listeners.parsing import parse
 from bot.slack.listeners.reading import cw_configured, preview_for, qbo_health
-from bot.slack.middleware import Tally, admins_for_connect, tally_of
+from bot.slack.middleware import Next, Tally, tally_of
 from bot.slack.progress import SlackProgress
+from bot.slack.roles import NEEDS, REFUSALS, Need
 from sync import audit
 from sync.actions import list_actions
 from sync.db import session_scope
@@ -56,7 +57,31 @@ class Asked:
 
 def register(app: App, *, command: str) -> None:
     """Listen for ``command`` (``TALLY_COMMAND``)."""
-    app.command(command, middleware=[admins_for_connect])(ack=acknowledge, lazy=[answer])
+    app.command(command, middleware=[command_roles])(ack=acknowledge, lazy=[answer])
+
+
+def need_of(text: str | None) -> tuple[str, Need] | None:
+    """The subcommand typed and what it needs; ``None`` for help and for mistakes (answered with usage help)."""
+    try:
+        parsed = parse(text)
+    except UsageError:
+        return None
+    need = NEEDS.get(parsed.name)
+    return (parsed.name, need) if need is not None else None
+
+
+def command_roles(context: BoltContext, command: dict[str, Any], next: Next) -> None:
+    """Let through who may run the subcommand (``bot.slack.roles``); refuse, audited, everyone else."""
+    asked = need_of(command.get("text"))
+    tally = tally_of(context)
+    user = context.user_id or ""
+    if asked is None or tally.roles.may(user, asked[1]):
+        next()
+        return
+    name, need = asked
+    with session_scope(tally.engine) as session:
+        audit.record(session, actor=user or "unknown", verb="access.refused", subject=f"command:{name}", detail=need)
+    raise NotAllowedError(REFUSALS[need])  # answered in the ack, ephemeral (bot.slack.errors.handle_error)
 
 
 def _ephemeral(message: Message) -> dict[str, Any]:
@@ -194,7 +219,7 @@ def digest(asked: Asked, arg: str | None) -> None:
 
 
 def connect(asked: Asked, arg: str | None) -> None:
-    """The link an admin opens to connect QuickBooks (the middleware already checked the admin)."""
+    """The link an admin opens to connect QuickBooks (``command_roles`` already checked the admin)."""
     base = asked.tally.settings.public_url
     if not base:
         asked.say(
