@@ -298,3 +298,23 @@ class SlackApproverCache(SQLModel, table=True):
     usergroup: str = Field(primary_key=True)
     members: str = "[]"  # JSON list of user ids
     fetched_at: datetime | None = _when(nullable=False)
+
+
+class QBOConnectLink(SQLModel, table=True):
+    """A single-use link ``/tally connect`` gave one admin: opened once, finished once, in the browser that opened it.
+
+    Only hashes are kept (of the link's token, of the OAuth state it started, of the browser's cookie), so the
+    table holds nothing that could be replayed.
+    """
+
+    __tablename__ = "qbo_connect_link"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    admin: str  # the Slack user id the link was given to
+    created_at: datetime | None = _when(nullable=False)
+    expires_at: datetime | None = _when(nullable=False)
+    opened_at: datetime | None = _when()
+    state_hash: str | None = Field(default=None, index=True)
+    browser_hash: str | None = None
+    finished_at: datetime | None = _when()
+    realm_id: str | None = None  # the company connected through it

@@ -30,6 +30,7 @@ from sync.actions import list_actions
 from sync.db import session_scope
 from sync.explain import explain_document
 from sync.models import utcnow
+from sync.qbo_auth.links import ConnectLinks
 from sync.reports import open_ar, overview
 
 SLOW = frozenset({"check", "payments", "credits", "mirror"})
@@ -219,7 +220,7 @@ def digest(asked: Asked, arg: str | None) -> None:
 
 
 def connect(asked: Asked, arg: str | None) -> None:
-    """The link an admin opens to connect QuickBooks (``command_roles`` already checked the admin)."""
+    """A single-use link, valid ten minutes, for this admin only (``command_roles`` already checked the admin)."""
     base = asked.tally.settings.public_url
     if not base:
         asked.say(
@@ -227,8 +228,14 @@ def connect(asked: Asked, arg: str | None) -> None:
             "(e.g. https://tally.example.com), or run `tally qbo connect` on the server."
         )
         return
-    url = f"{base.rstrip('/')}/qbo/connect"
-    asked.say(f"Open <{url}|this link> to connect QuickBooks; sign in as a QuickBooks admin of the company. ({url})")
+    links = ConnectLinks(asked.tally.engine)
+    token = links.issue(asked.user)
+    url = f"{base.rstrip('/')}/qbo/connect?link={token}"
+    minutes = int(links.ttl.total_seconds() // 60)
+    asked.say(
+        f"Open <{url}|this link> to connect QuickBooks; sign in as a QuickBooks admin of the company. "
+        f"It is yours alone, works once, for {minutes} minutes; don't share it. ({url})"
+    )
 
 
 HANDLERS: dict[str, Callable[[Asked, str | None], None]] = {
