@@ -144,6 +144,8 @@ class ConnectLinks:
                 f"changed. {AGAIN} (If you started it with `tally qbo connect` in a terminal, paste this page's "
                 "address there.)",
             )
+        if row.finished_at is not None:
+            raise self._refuse(row, "callback already used", f"This sign-in was already finished once. {AGAIN}")
         if not browser_secret or not secrets.compare_digest(_hash(browser_secret), row.browser_hash or ""):
             raise self._refuse(
                 row,

@@ -49,7 +49,7 @@ class QBOAuth:
         self._margin = refresh_margin
         self._warn_within = warn_within
         self._cipher = TokenCipher(settings.secret_key)
-        self._store = ConnectionStore(engine, self._cipher, realm_id=settings.qbo_realm_id)
+        self._store = ConnectionStore(engine, self._cipher, realm_id=settings.qbo_realm_id or None)  # empty: unset
         self._intuit = IntuitTokens(settings, timeout=token_timeout)
         self._refreshing = threading.Lock()  # one refresher per process; the row lock covers the others
 
