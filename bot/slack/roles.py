@@ -10,6 +10,8 @@ act         ``check``, ``digest``                                            app
                                                                               ``TALLY_APPROVER_GROUP``) and admins
 connect     ``connect``                                                      admins (``TALLY_ADMINS``, else approvers)
 everyone    ``help`` (and usage help for a mistyped command)                 anyone: it shows nothing of the books
+act         any subcommand not in ``NEEDS`` (a new one is closed until       approvers and admins
+            someone decides who may run it)
 ==========  ===============================================================  ==========================================
 
 Buttons and the reject modal need an approver (``approvers_only`` in ``bot.slack.middleware``). A refusal is an

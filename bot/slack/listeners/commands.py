@@ -67,8 +67,9 @@ def need_of(text: str | None) -> tuple[str, Need] | None:
         parsed = parse(text)
     except UsageError:
         return None
-    need = NEEDS.get(parsed.name)
-    return (parsed.name, need) if need is not None else None
+    if parsed.name == "help":
+        return None
+    return parsed.name, NEEDS.get(parsed.name, Need.ACT)  # a subcommand nobody classified needs an approver
 
 
 def command_roles(context: BoltContext, command: dict[str, Any], next: Next) -> None:
