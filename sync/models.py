@@ -343,3 +343,23 @@ class NotificationSeen(SQLModel, table=True):
     key: str = Field(primary_key=True)  # "Payment:123" (QBO entity and id) or "msg:<MessageId>"
     stamp: datetime | None = _when()  # the document's lastUpdated the notification named (None for a message id)
     seen_at: datetime | None = _when(nullable=False, index=True)
+
+
+class QBOConnectLink(SQLModel, table=True):
+    """A single-use link ``/tally connect`` gave one admin: opened once, finished once, in the browser that opened it.
+
+    Only hashes are kept (of the link's token, of the OAuth state it started, of the browser's cookie), so the
+    table holds nothing that could be replayed.
+    """
+
+    __tablename__ = "qbo_connect_link"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    admin: str  # the Slack user id the link was given to
+    created_at: datetime | None = _when(nullable=False)
+    expires_at: datetime | None = _when(nullable=False)
+    opened_at: datetime | None = _when()
+    state_hash: str | None = Field(default=None, index=True)
+    browser_hash: str | None = None
+    finished_at: datetime | None = _when()
+    realm_id: str | None = None  # the company connected through it

@@ -7,6 +7,8 @@
 - It then updates in place (``chat.update``) every alert whose finding or fix changed: what the check reported
   as updated, resolved or reopened, plus whatever the audit trail shows happened since the previous announce
   (approvals from the CLI, executions by the scheduler, fixes superseded by hand).
+- ``redraw_restated()`` redraws the alerts whose fix was restated (a new version) where Slack could not be
+  reached, such as ``tally check`` in a terminal; the processes run it on their settle schedule.
 - ``refresh_action(id)`` / ``refresh_finding(key)`` redraw one alert from the database; a per-alert lock keeps
   two threads from writing an older state over a newer one.
 """
@@ -29,6 +31,7 @@ from sqlmodel import col
 
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.findings import ActionView, finding_message, summary_message
+from bot.slack.listeners.binding import channel_message, remember
 from sync.actions import approvers_of
 from sync.cache.store import read_cursor, write_cursor
 from sync.checks import CheckResult, latest_actions
@@ -125,6 +128,8 @@ class Notifier:
             for key, claim in claims.items():
                 self._release(key, claim)
             return None
+        with session_scope(self.engine, write_lock=True) as session:  # its "Approve all" is for these fixes only
+            remember(session, channel_message(channel, summary_ts), [v.action.id for _, v in items if v is not None])
         done.posted += [f.key for f, view in items if self._post_one(channel, f, view, claims[f.key], summary_ts)]
         return summary_ts
 
@@ -212,6 +217,16 @@ class Notifier:
         )
         with session_scope(self.engine) as session:
             return set(session.execute(statement).scalars())
+
+    def redraw_restated(self) -> list[str]:
+        """Redraw every alert still showing an old version of its fix (restated by a check run anywhere, e.g. the
+        terminal, which cannot reach Slack); the web, worker and clock call this on their settle schedule."""
+        try:
+            keys = sorted(self._unattached())
+        except Exception:  # the database is what failed; the next run tries again
+            log.warning("could not look for restated fixes", exc_info=True)
+            return []
+        return [key for key in keys if self.refresh_finding(key)]
 
     # -- redrawing one alert ----------------------------------------------------------------------------------
     def refresh_action(self, action_id: int) -> bool:
