@@ -363,3 +363,17 @@ class QBOConnectLink(SQLModel, table=True):
     browser_hash: str | None = None
     finished_at: datetime | None = _when()
     realm_id: str | None = None  # the company connected through it
+
+
+class GoneRecord(SQLModel, table=True):
+    """A document or payment that disappeared from one system (deleted in ConnectWise, a QuickBooks CDC tombstone),
+    remembered so an explanation can name the cause instead of guessing."""
+
+    __tablename__ = "gone_record"
+    id: int | None = Field(default=None, primary_key=True)
+    system: str  # ConnectWise | QuickBooks
+    entity: str  # Invoice | CreditMemo | Payment
+    remote_id: str = Field(index=True)
+    number: str | None = None
+    number_key: str | None = Field(default=None, index=True)
+    at: datetime | None = _when(nullable=False)

@@ -54,6 +54,7 @@ def explain_message(view: DocumentView) -> Message:
         f"QuickBooks payment {link.payment_id} line {link.line_no}: {link.txn_type} {link.txn_id}, {money(link.amount)}"
         for link in view.qbo_links
     ]
+    lines += [escape(line) for line in view.carried]
     verdicts = [f"*{title(row.kind)}* ({row.status}): {escape(row.explanation)}" for row in view.findings]
     blocks: list[Block] = [header(f"{view.number}: ConnectWise and QuickBooks side by side"), fields(*sides)]
     if lines:
