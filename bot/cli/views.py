@@ -98,9 +98,3 @@ def digest(
         err.print(f"The digest was not posted. {Refusal(settings.channel, code, now).sentence()}")
         raise typer.Exit(EXIT_API) from None
     typer.echo(f"Posted the digest to {settings.channel} ({len(posted)} messages)." if posted else "Already posting.")
-
-
-def register(app: typer.Typer) -> None:
-    """Add these commands to ``app``."""
-    app.command()(status)
-    app.command()(digest)
