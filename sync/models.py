@@ -363,3 +363,26 @@ class QBOConnectLink(SQLModel, table=True):
     browser_hash: str | None = None
     finished_at: datetime | None = _when()
     realm_id: str | None = None  # the company connected through it
+
+
+# -- Slack delivery (issue 8 §7): is the alert channel taking posts, and which alerts still need redrawing ----------
+
+
+class SlackChannelHealth(SQLModel, table=True):
+    """Whether a channel takes Tally's posts: the last refusal (``not_in_channel`` ...) until a post goes through."""
+
+    __tablename__ = "slack_channel_health"
+    channel: str = Field(primary_key=True)
+    error: str | None = None  # None: the last post went through
+    refused_at: datetime | None = _when()  # since when posts are refused
+    delivered_at: datetime | None = _when()  # the last post or update that went through
+
+
+class SlackRedraw(SQLModel, table=True):
+    """An alert whose post or ``chat.update`` still failed after rate-limit retries: the next notify pass redraws it."""
+
+    __tablename__ = "slack_redraw"
+    finding_key: str = Field(primary_key=True)
+    attempts: int = 1
+    error: str | None = None
+    since: datetime | None = _when(nullable=False)

@@ -28,6 +28,7 @@ from bot.slack.roles import NEEDS, REFUSALS, Need
 from sync import audit
 from sync.actions import list_actions
 from sync.db import session_scope
+from sync.delivery import delivery_line, refusal
 from sync.explain import explain_document
 from sync.models import utcnow
 from sync.qbo_auth.links import ConnectLinks
@@ -128,6 +129,7 @@ def status(asked: Asked, arg: str | None) -> None:
         cw_configured=cw_configured(settings),
         channel=settings.channel,
         now=utcnow(),
+        delivery=delivery_line(asked.tally.engine, settings.channel, channel_label=f"<#{settings.channel}>"),
     )
     asked.reply(message)
 
@@ -153,9 +155,11 @@ def check(asked: Asked, arg: str | None) -> None:
         if not progress.finish(Message(text=failed, blocks=[section(failed)])):
             asked.say(failed)
         return
-    summary = check_summary(result, asked.user, tally.settings.channel)
+    with session_scope(tally.engine) as session:
+        refused = refusal(session, tally.settings.channel)
+    summary = check_summary(result, asked.user, tally.settings.channel, refused=refused)
     if not progress.finish(summary):
-        asked.reply(summary, in_channel=True)
+        asked.reply(summary, in_channel=refused is None)  # a refused channel's news goes to the person only
 
 
 def preview(group: str) -> Callable[[Asked, str | None], None]:
