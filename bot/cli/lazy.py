@@ -47,6 +47,11 @@ COMMANDS: tuple[LazyCommand, ...] = (
     ),
     LazyCommand("history", "bot.cli.check:history", "Show the audit trail, newest first."),
     LazyCommand(
+        "map",
+        "bot.cli.mapping:map_command",
+        "List companies Tally cannot check with their best candidates; with COMPANY CUSTOMER, confirm a mapping.",
+    ),
+    LazyCommand(
         "payments",
         "bot.cli.actions:payments",
         "Payments QuickBooks has that ConnectWise lacks: preview, or --apply to record them in ConnectWise.",

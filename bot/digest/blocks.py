@@ -93,6 +93,7 @@ class Receivables:
     cw_total: Decimal
     qbo_total: Decimal
     customers: tuple[CustomerGap, ...]
+    unchecked: tuple[tuple[str, str, Decimal], ...] = ()  # companies Tally cannot check: name, account, open in CW
 
     @property
     def difference(self) -> Decimal:
@@ -238,7 +239,16 @@ def receivables_blocks(digest: Digest) -> list[Block]:
     gaps = [_gap(gap) for gap in ar.customers if gap.difference or gap.explained]
     if gaps:
         lines.append("_Customers that explain it (ConnectWise − QuickBooks):_")
-    return pack([*lines, *capped(gaps, more="more customers (`tally ar` lists them all)")])
+    lines += capped(gaps, more="more customers (`tally ar` lists them all)")
+    if ar.unchecked:
+        open_total = sum((amount for _, _, amount in ar.unchecked), ZERO)
+        lines.append(
+            f"_Companies Tally cannot check ({len(ar.unchecked)}, {money(open_total)} open in ConnectWise); "
+            "no writes are made for them until mapped (`tally map`):_"
+        )
+        unchecked = [f"• {escape(name)} ({escape(account)}): {money(amount)}" for name, account, amount in ar.unchecked]
+        lines += capped(unchecked, more="more companies (`tally map` lists them all)")
+    return pack(lines)
 
 
 def _gap(gap: CustomerGap) -> str:

@@ -37,6 +37,7 @@ from sync.crypto import SecretKeyError
 from sync.db import session_scope
 from sync.delivery import delivery_line
 from sync.findings import open_findings
+from sync.mapping import unmapped_in
 from sync.models import Action, Approval, AuditEvent, QBOPayment, SyncCursor
 from sync.qbo_auth import QBOAuth
 from sync.reconcile import reconcile
@@ -180,7 +181,8 @@ def _receivables(session: Session, settings: Settings, now: datetime) -> Receiva
         explained = tuple((kind, amount) for kind, amount in by_kind.items() if amount)
         gaps.append(CustomerGap(row.name, row.cw_open, row.qbo_open, explained, row.pending, row.unexplained))
     cw_total, qbo_total = ar_totals(rows)
-    return Receivables(cw_total=cw_total, qbo_total=qbo_total, customers=tuple(gaps))
+    unchecked = tuple((row.company.name, row.label, row.open_amount) for row in unmapped_in(snapshot))
+    return Receivables(cw_total=cw_total, qbo_total=qbo_total, customers=tuple(gaps), unchecked=unchecked)
 
 
 def last_check_at(session: Session) -> datetime | None:

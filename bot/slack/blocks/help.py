@@ -15,6 +15,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "mirror": ("mirror [number]", "ConnectWise invoices and credit memos missing in QuickBooks, with Approve buttons"),
     "explain": ("explain NUMBER", "one invoice or credit memo in both systems, side by side, and what is wrong"),
     "ar": ("ar [customer]", "open receivables per customer in each system, and what explains the difference"),
+    "map": ("map [ACCOUNT CUSTOMER]", "companies Tally cannot check, their best QuickBooks candidates; confirm one"),
     "actions": ("actions [status]", "the fixes and where each stands (proposed, approved, succeeded, failed, …)"),
     "history": ("history [count]", "the audit trail, newest first (default 20, at most 100)"),
     "digest": ("digest", "post the daily digest to the channel now"),

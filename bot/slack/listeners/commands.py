@@ -16,10 +16,12 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from bot.slack.blocks.check import check_summary
 from bot.slack.blocks.common import Message, section
 from bot.slack.blocks.help import help_message, usage_message
+from bot.slack.blocks.mapping import mapping_message
 from bot.slack.blocks.reports import actions_message, ar_message, explain_message, history_message
 from bot.slack.blocks.status import status_message
 from bot.slack.errors import NotAllowedError, UsageError, explain, guarded
 from bot.slack.jobs import check_and_announce
+from bot.slack.listeners.mapping import confirm_mapping
 from bot.slack.listeners.parsing import parse
 from bot.slack.listeners.reading import cw_configured, preview_for, qbo_health
 from bot.slack.middleware import Next, Tally, tally_of
@@ -30,6 +32,7 @@ from sync.actions import list_actions
 from sync.db import session_scope
 from sync.delivery import delivery_line, refusal
 from sync.explain import explain_document
+from sync.mapping import unmapped
 from sync.models import utcnow
 from sync.qbo_auth.links import ConnectLinks
 from sync.reports import open_ar, overview
@@ -243,6 +246,19 @@ def connect(asked: Asked, arg: str | None) -> None:
     )
 
 
+def map_companies(asked: Asked, arg: str | None) -> None:
+    """The companies Tally cannot check and their candidates; ``map ACCOUNT CUSTOMER`` confirms one (approvers)."""
+    tally = asked.tally
+    if arg is None:
+        asked.reply(mapping_message(unmapped(tally.engine), command=tally.settings.slash_command))
+        return
+    company, _, customer = arg.partition(" ")
+    if not customer.strip():
+        asked.say(f"Say which QuickBooks customer it is: `{tally.settings.slash_command} map ACCOUNT CUSTOMER`.")
+        return
+    asked.say(confirm_mapping(tally, asked.user, company, customer.strip()))
+
+
 HANDLERS: dict[str, Callable[[Asked, str | None], None]] = {
     "status": status,
     "check": check,
@@ -253,6 +269,7 @@ HANDLERS: dict[str, Callable[[Asked, str | None], None]] = {
     "ar": ar,
     "actions": actions,
     "history": history,
+    "map": map_companies,
     "digest": digest,
     "connect": connect,
 }

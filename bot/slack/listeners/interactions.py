@@ -20,6 +20,7 @@ from bot.slack.blocks.previews import read_preview_block_id
 from bot.slack.errors import guarded, tell
 from bot.slack.ids import REASON_INPUT, ActionId, BlockId, CallbackId
 from bot.slack.listeners.binding import refuse, strangers
+from bot.slack.listeners.mapping import confirm_mapping
 from bot.slack.listeners.reading import preview_for
 from bot.slack.middleware import Tally, approvers_only, decided_ids, tally_of
 from sync.actions import approve, execute, get_action, reject, restated_sentence
@@ -42,6 +43,7 @@ def register(app: App) -> None:
     app.action(ActionId.APPROVE, middleware=[approvers_only])(ack=ack_click, lazy=[approve_clicked])
     app.action(ActionId.APPROVE_ALL, middleware=[approvers_only])(ack=ack_click, lazy=[approve_all_clicked])
     app.action(ActionId.REJECT, middleware=[approvers_only])(open_reject_modal)
+    app.action(ActionId.MAP_TO, middleware=[approvers_only])(ack=ack_click, lazy=[map_clicked])
     app.view(CallbackId.REJECT_REASON, middleware=[approvers_only])(ack=check_reason, lazy=[reject_submitted])
 
 
@@ -68,6 +70,19 @@ def decide(tally: Tally, action_id: int, user: str) -> Decided:
         "superseded": f":arrows_counterclockwise: Not needed any more: {done.result}",
     }.get(done.status, outcome.message)
     return Decided(action_id, done.status, outcome.changed or done.status != outcome.status, mention_users(sentence))
+
+
+@guarded
+def map_clicked(context: BoltContext, body: dict[str, Any], respond: Respond) -> None:
+    """ "Map to <candidate>" under a company Tally cannot check: store the mapping and say so."""
+    value = str((body.get("actions") or [{}])[0].get("value", ""))
+    company, _, customer = value.partition(":")
+    user = context.user_id or ""
+    respond(
+        text=confirm_mapping(tally_of(context), user, company, customer),
+        response_type="ephemeral",
+        replace_original=False,
+    )
 
 
 def _block_id(body: dict[str, Any]) -> str:
