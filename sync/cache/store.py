@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
+from sync.clients.errors import IncompleteReadError
 from sync.models import SyncCursor
 
 Progress = Callable[[str, int, int | None], None]
@@ -123,3 +124,15 @@ def read_cursor(session: Session, stream: str) -> datetime | None:
 def write_cursor(session: Session, stream: str, position: datetime) -> None:
     """Advance ``stream`` to ``position`` (in the caller's transaction, with the data it covers)."""
     upsert(session, SyncCursor, [{"stream": stream, "position": position, "updated_at": datetime.now(UTC)}])
+
+
+def check_complete(*, system: str, what: str, read: int, before: int, after: int) -> None:
+    """Raise ``IncompleteReadError`` when a full read saw fewer records than were there throughout it.
+
+    ``before``/``after`` are the system's counts taken around the read: a record there at both ends had to be
+    read, so fewer than ``min(before, after)`` means a page lost rows. Records created or deleted during the read
+    move one count only, and never make this fail.
+    """
+    counted = min(before, after)
+    if read < counted:
+        raise IncompleteReadError(system=system, what=what, read=read, counted=counted)
