@@ -36,6 +36,9 @@ def sync(full: Annotated[bool, typer.Option("--full", help="re-read everything, 
     with stop_on_api_errors("Sync"), clients(settings, engine) as both, SyncProgress() as progress:
         report = run_sync(engine, both.cw, both.qbo, full=full, progress=progress)
     console.print(report_table(report))
+    for part in report.streams.values():
+        for warning in part.warnings:
+            typer.secho(f"Warning: {warning}", fg=typer.colors.YELLOW, err=True)
 
 
 def report_table(report: SyncReport) -> Table:

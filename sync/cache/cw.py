@@ -61,7 +61,9 @@ def sync_cw_invoices(
     report, seen, need_rows = StreamReport(), set[int](), list[int]()
     newest = cursor
     before = cw.count_invoices() if since is None else 0
+    flagless = 0
     for page in chunks(cw.iter_invoices(updated_since=since)):
+        flagless += sum(1 for record in page if not record.closed_flag)
         need_rows += _write_invoice_page(engine, page, report)
         seen.update(record.id for record in page)
         newest = max([newest, *(r.last_updated for r in page if r.last_updated)], default=None, key=_when)
@@ -69,6 +71,9 @@ def sync_cw_invoices(
     if since is None:  # a full read: every invoice there throughout must have come (checked before any delete)
         report.api_calls += 2
         check_complete(system="ConnectWise", what="invoices", read=len(seen), before=before, after=cw.count_invoices())
+    if seen and flagless == len(seen):
+        report.warnings.append(closed_flag_warning(len(seen), cw.closed_statuses))
+        log.warning("%s", report.warnings[-1])
     rows = _read_credit_rows(cw, need_rows, workers)
     report.api_calls += len(need_rows)
     with session_scope(engine, write_lock=True) as session:
@@ -82,6 +87,16 @@ def sync_cw_invoices(
         if newest is not None:
             write_cursor(session, stream, newest)
     return report
+
+
+def closed_flag_warning(invoices: int, closed_statuses: Iterable[str]) -> str:
+    """The sentence for a read in which no invoice carried ``status.isClosed``."""
+    names = ", ".join(closed_statuses) or "(none)"
+    return (
+        f"ConnectWise sent none of the {invoices:,} invoices read with a closed flag (status.isClosed), so Tally "
+        f"took the billing statuses {names} as closed (TALLY_CW_CLOSED_STATUSES). If your closed statuses are "
+        "named otherwise, set TALLY_CW_CLOSED_STATUSES, or every invoice counts as a draft and nothing reconciles."
+    )
 
 
 def _when(value: datetime | None) -> datetime:

@@ -31,6 +31,7 @@ class StreamReport:
     deleted: int = 0
     api_calls: int = 0
     seen: dict[str, int] = field(default_factory=dict)  # records read, per entity
+    warnings: list[str] = field(default_factory=list)  # sentences a person must read (also logged as warnings)
 
     @property
     def changed(self) -> int:
@@ -45,6 +46,7 @@ class StreamReport:
         self.api_calls += other.api_calls
         for entity, count in other.seen.items():
             self.seen[entity] = self.seen.get(entity, 0) + count
+        self.warnings += [warning for warning in other.warnings if warning not in self.warnings]
 
 
 def table_of(model: type[SQLModel]) -> Table:

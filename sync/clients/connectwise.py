@@ -36,6 +36,7 @@ from sync.clients import cw_conditions as cw
 from sync.clients.errors import CONNECTWISE, NotConfiguredError, NotFoundError, ServerError
 from sync.clients.http import DEFAULT_TIMEOUT, ApiHttp, RetryPolicy, parse_json, timeout_of
 from sync.records import CWCompany, CWInvoice, CWPayment
+from sync.records.connectwise import DEFAULT_CLOSED_STATUSES
 from sync.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class ConnectWiseClient:
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         page_size: int = PAGE_SIZE,
+        closed_statuses: Sequence[str] = DEFAULT_CLOSED_STATUSES,
     ) -> None:
         if not base_url and not site:
             raise NotConfiguredError(
@@ -80,6 +82,7 @@ class ConnectWiseClient:
         self._site = site
         self._company_id = company_id
         self.page_size = page_size
+        self.closed_statuses = tuple(closed_statuses)  # taken as closed when ``status.isClosed`` is not sent
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> Self:
@@ -100,6 +103,7 @@ class ConnectWiseClient:
         assert settings.cw_private_key is not None  # checked above; narrows the type
         options.setdefault("timeout", timeout_of(settings.http_timeout.total_seconds()))
         options.setdefault("retry", RetryPolicy(land_margin=settings.write_margin.total_seconds()))
+        options.setdefault("closed_statuses", settings.cw_closed_statuses)
         return cls(
             company_id=str(settings.cw_company_id),
             public_key=str(settings.cw_public_key),
@@ -132,7 +136,7 @@ class ConnectWiseClient:
         """Yield every invoice and credit memo, optionally only those updated at/after ``updated_since``."""
         conditions = cw.where(_since(updated_since), cw.in_("type", types) if types else None)
         for row in self.iter_rows("/finance/invoices", conditions=conditions, what="invoices"):
-            yield CWInvoice.from_api(row)
+            yield CWInvoice.from_api(row, closed_statuses=self.closed_statuses)
 
     def iter_companies(self, *, updated_since: datetime | None = None) -> Iterator[CWCompany]:
         """Yield every company, optionally only those updated at or after ``updated_since``."""
@@ -158,7 +162,8 @@ class ConnectWiseClient:
 
     def get_invoice(self, invoice_id: int) -> CWInvoice:
         """Read one invoice."""
-        return CWInvoice.from_api(self._get(f"/finance/invoices/{invoice_id}", what=f"invoice id {invoice_id}"))
+        body = self._get(f"/finance/invoices/{invoice_id}", what=f"invoice id {invoice_id}")
+        return CWInvoice.from_api(body, closed_statuses=self.closed_statuses)
 
     def list_payments(self, invoice_id: int) -> list[CWPayment]:
         """Return the payment and credit rows recorded on one invoice."""

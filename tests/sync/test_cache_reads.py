@@ -18,7 +18,7 @@ from sync.cache.qbo import STREAM, sync_qbo
 from sync.cache.store import no_progress, read_cursor
 from sync.clients.errors import IncompleteReadError
 from sync.db import session_scope
-from sync.models import CWInvoice, QBODocument, utcnow
+from sync.models import CWInvoice, CWPayment, QBODocument, utcnow
 from tests.sandboxes import cw_client, qbo_client, sandbox
 
 
@@ -169,3 +169,76 @@ def test_every_link_form_and_paging_style_reads_every_invoice(
         report = sync_cw_invoices(engine, cw, full=True, lookback=timedelta(minutes=5), progress=no_progress)
     assert report.created == 11
     assert cached_invoices(engine) == 11
+
+
+# -- credit memo signs and the closed flag ----------------------------------------------------------------------
+@pytest.mark.parametrize("negative", [False, True])
+def test_credit_memos_read_the_same_under_either_sign(engine: Engine, empty: RunningSandbox, negative: bool) -> None:
+    store = seed_cw(empty, invoices=0)
+    company = store.find_company("ACME")["id"]
+    memo = store.create_invoice(
+        {"invoiceNumber": "CM-1", "type": "CreditMemo", "company": {"id": company}, "total": Decimal("40.00")}
+    )
+    invoice = store.create_invoice(
+        {"invoiceNumber": "INV-9", "type": "Standard", "company": {"id": company}, "total": Decimal("100.00")}
+    )
+    store.create_payment(invoice["id"], {"amount": Decimal("15.00"), "credit": {"id": memo["id"]}})
+    switch(empty.cw, cw_credit_memo_negative=negative)
+    with cw_client(empty) as cw:
+        assert cw.get_invoice(memo["id"]).total == Decimal("40")
+        sync_cw_invoices(engine, cw, full=True, lookback=timedelta(minutes=5), progress=no_progress)
+    served = httpx.get(
+        f"{empty.cw_base_url}/finance/invoices/{memo['id']}",
+        auth=(f"{empty.credentials.company_id}+{empty.credentials.public_key}", empty.credentials.private_key),
+        headers={"clientId": empty.credentials.client_id},
+    ).json()
+    assert (Decimal(str(served["total"])) < 0) is negative  # the sandbox really served that sign
+    with session_scope(engine) as session:
+        cached_memo = session.get(CWInvoice, memo["id"])
+        cached_invoice = session.get(CWInvoice, invoice["id"])
+        rows = session.execute(select(CWPayment)).scalars().all()
+    assert cached_memo is not None
+    assert cached_invoice is not None
+    assert (cached_memo.total, cached_memo.credits, cached_memo.balance) == (Decimal(40), Decimal(15), Decimal(25))
+    assert (cached_invoice.credits, cached_invoice.balance) == (Decimal(15), Decimal(85))
+    assert [(row.credit_memo_id, row.amount) for row in rows] == [(memo["id"], Decimal(15))]
+
+
+@pytest.mark.parametrize("flag", ["missing", "null"])
+def test_without_is_closed_the_configured_status_names_decide_and_a_warning_says_so(
+    engine: Engine, empty: RunningSandbox, flag: str
+) -> None:
+    store = seed_cw(empty, invoices=0)
+    company = store.find_company("ACME")["id"]
+    ids = {}
+    for status in ("New", "Sent", "Closed", "Paid"):
+        body = {"invoiceNumber": f"INV-{status}", "type": "Standard", "company": {"id": company}, "total": 5}
+        ids[status] = store.create_invoice({**body, "status": {"name": status}})["id"]
+    switch(empty.cw, cw_closed_flag=flag)
+    with cw_client(empty, closed_statuses=["Sent", "Closed"]) as cw:
+        report = sync_cw_invoices(engine, cw, full=True, lookback=timedelta(minutes=5), progress=no_progress)
+    with session_scope(engine) as session:
+        closed = {status: session.get(CWInvoice, ids[status]).is_closed for status in ids}  # type: ignore[union-attr]
+    assert closed == {"New": False, "Sent": True, "Closed": True, "Paid": False}
+    assert len(report.warnings) == 1
+    assert "none of the 4 invoices" in report.warnings[0]
+    assert "TALLY_CW_CLOSED_STATUSES" in report.warnings[0]
+
+
+def test_with_is_closed_present_the_flag_decides_and_nothing_is_warned(engine: Engine, empty: RunningSandbox) -> None:
+    store = seed_cw(empty, invoices=0)
+    company = store.find_company("ACME")["id"]
+    sent = store.create_invoice(
+        {
+            "invoiceNumber": "INV-S",
+            "type": "Standard",
+            "company": {"id": company},
+            "total": 5,
+            "status": {"name": "Sent"},
+        }
+    )
+    with cw_client(empty, closed_statuses=[]) as cw:
+        report = sync_cw_invoices(engine, cw, full=True, lookback=timedelta(minutes=5), progress=no_progress)
+    with session_scope(engine) as session:
+        assert session.get(CWInvoice, sent["id"]).is_closed is True  # type: ignore[union-attr]
+    assert report.warnings == []
