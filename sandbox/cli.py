@@ -79,6 +79,10 @@ class RunningSandbox:
             "TALLY_APPROVER_GROUP": next(iter(self.workspace.usergroups)),
         }
 
+    def qbo_webhooks(self, **config: object) -> None:
+        """Configure QuickBooks webhooks (``sandbox.quickbooks.webhooks.WebhookConfig`` field names)."""
+        self.qbo.service.webhooks.configure(config)  # type: ignore[attr-defined]
+
     def stop(self) -> None:
         """Stop every server."""
         self.cw.stop()
@@ -97,6 +101,7 @@ def start_sandbox(
     plant: dict[str, int] | None = None,
     cw_switch: dict[str, object] | None = None,
     qbo_switch: dict[str, object] | None = None,
+    qbo_webhook_url: str = "",
 ) -> RunningSandbox:
     """Generate the books, load them into fresh stores and start the three servers.
 
@@ -115,7 +120,10 @@ def start_sandbox(
         store=qbo_store, app=app, port=qbo_port, faults=Faults(latency_ms=latency_ms, rate_limit=500), clock=clock
     )
     slack = serve_slack(port=slack_port, clock=clock)
-    return RunningSandbox(cw=cw, qbo=qbo, slack=slack, books=books, clock=clock, app=app)
+    running = RunningSandbox(cw=cw, qbo=qbo, slack=slack, books=books, clock=clock, app=app)
+    # webhooks are signed with the verifier token the env gives Tally (QBO_WEBHOOK_VERIFIER)
+    running.qbo_webhooks(url=qbo_webhook_url, verifier=running.webhook_verifier)
+    return running
 
 
 def env_text(env: dict[str, str]) -> str:
@@ -192,6 +200,9 @@ def serve(
     qbo_switch: Annotated[
         list[str] | None, typer.Option(help="QuickBooks switch name=value (repeatable; see sandbox/switches.py)")
     ] = None,
+    qbo_webhook_url: Annotated[
+        str, typer.Option(help="POST QuickBooks webhooks here, e.g. http://127.0.0.1:8000/qbo/webhooks")
+    ] = "",
 ) -> None:
     """Serve both sandboxes until interrupted."""
     if dataset not in ("empty", "small", "large"):
@@ -221,8 +232,11 @@ def serve(
         latency_ms=latency_ms,
         cw_switch=dict(cw_switches),
         qbo_switch=dict(qbo_switches),
+        qbo_webhook_url=qbo_webhook_url,
     )
-    lines = env_text(merged_env(running.env(), existing))
+    env = merged_env(running.env(), existing)
+    running.qbo_webhooks(verifier=env["QBO_WEBHOOK_VERIFIER"])  # a kept verifier signs too
+    lines = env_text(env)
     if truth is not None:
         running.books.manifest.write(truth)
     if env_file is not None:

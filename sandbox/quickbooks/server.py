@@ -12,7 +12,9 @@ Routes under ``/v3/company/{realmId}``::
 plus the OAuth endpoints (``oauth.py``). Every response carries ``intuit_tid``. Admin calls
 (``/_sandbox/...``): ``switches`` (``sandbox/switches.py``),
 ``issue-refresh-token``, ``throttle-body`` ``{"xml": bool}``, ``expire-access-tokens``,
-``auth-fault-body`` ``{"lowercase": bool}``.
+``auth-fault-body`` ``{"lowercase": bool}``, ``webhooks`` (GET: the configuration and every delivery; POST
+``{"url", "verifier", "format": "legacy"|"cloudevents", "delay_seconds", "retry_seconds", "duplicate",
+"out_of_order"}``, see ``webhooks.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sandbox.quickbooks.guards import InFlight, ReplayCache
 from sandbox.quickbooks.oauth import OAuthProvider, QBOApp
 from sandbox.quickbooks.store import QBOCompany, QBOStore
 from sandbox.quickbooks.values import response_time
+from sandbox.quickbooks.webhooks import Change, Webhooks
 from sandbox.switches import switches_admin
 from sandbox.web import ADMIN_PREFIX, Faults, Request, Response, Router, SandboxServer
 
@@ -72,6 +75,8 @@ class QuickBooksService:
         self.router = Router(ignore_case=True)
         self.oauth.register(self.router)
         self._routes()
+        self.webhooks = Webhooks()
+        store.on_change = lambda *change: self.webhooks.changed(Change(*change))
 
     def _routes(self) -> None:
         add = self.router.add
@@ -214,6 +219,10 @@ class QuickBooksService:
         """Nothing to do after a request."""
         return None
 
+    def close(self) -> None:
+        """Stop sending webhooks."""
+        self.webhooks.pusher.stop()
+
     def admin(self, name: str, request: Request) -> Response | None:
         """Serve the QuickBooks-specific ``/_sandbox/<name>`` calls."""
         if name == "switches":
@@ -230,6 +239,10 @@ class QuickBooksService:
             if request.method == "POST":
                 self.lowercase_auth_fault = bool(body.get("lowercase", False))
             return Response.json({"lowercase": self.lowercase_auth_fault})
+        if name == "webhooks":
+            if request.method == "POST":
+                self.webhooks.configure(body)
+            return Response.json({**self.webhooks.config.snapshot(), "deliveries": self.webhooks.pusher.snapshot()})
         if name == "expire-access-tokens" and request.method == "POST":
             return Response.json({"expired": self.oauth.expire_access_tokens()})
         return None

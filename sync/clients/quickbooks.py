@@ -265,6 +265,39 @@ class QuickBooksClient:
         what = f"the application of credit memo {credit_memo.doc_number}"
         return QBOPayment.from_api(self._create("Payment", body, request_id, what))
 
+    # -- reversing Tally's own writes (undo, issue 13) ------------------------------------------------------
+    def delete_payment(self, payment: QBOPayment, *, request_id: str | None = None) -> None:
+        """Delete a payment: ``POST /payment?operation=delete`` with its Id and SyncToken.
+
+        Used to undo a credit application, a zero-total payment: deleting it removes the link and gives the memo
+        its credit and the invoice its balance back, leaving the books as before (a void would leave an empty
+        zero-total "Voided" payment behind, which records no money either way). Intuit's Payment reference,
+        "Delete a payment": https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/payment
+        (the same call as python-quickbooks' ``DeleteMixin.delete``,
+        https://github.com/ej2/python-quickbooks/blob/master/quickbooks/mixins.py). A SyncToken that moved is
+        refused by QuickBooks (Stale Object Error 5010), so a payment changed since it was read is never deleted.
+        """
+        body = {"Id": payment.id, "SyncToken": payment.sync_token}
+        params = {"operation": "delete", "requestid": request_id or str(uuid.uuid4())}
+        self._call("POST", "payment", params=params, body=body, idempotent=True, what=f"payment Id {payment.id}")
+
+    def void_document(self, document: QBOInvoice | QBOCreditMemo, *, request_id: str | None = None) -> None:
+        """Void an invoice or credit memo: it stays, with every amount zero and "Voided" in its note.
+
+        Invoice: ``POST /invoice?operation=void`` with Id and SyncToken (Intuit's Invoice reference, "Void an
+        invoice": https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice). Credit
+        memo: the same form on ``/creditmemo``; Intuit's CreditMemo page lists no void in the copies Tally's
+        authors could read, so this reading is unverified and the sandbox plays it (a memo with credit applied
+        is refused).
+        """
+        entity = document.ENTITY
+        body = {"Id": document.id, "SyncToken": document.sync_token}
+        params = {"operation": "void", "requestid": request_id or str(uuid.uuid4())}
+        word = "credit memo" if entity == "CreditMemo" else "invoice"
+        self._call(
+            "POST", entity.lower(), params=params, body=body, idempotent=True, what=f"{word} {document.doc_number}"
+        )
+
     # -- plumbing ----------------------------------------------------------------------------------------
     def _create(self, entity: str, body: dict[str, Any], request_id: str | None, what: str) -> Mapping[str, Any]:
         params = {"requestid": request_id or str(uuid.uuid4())}
