@@ -68,7 +68,7 @@ class QuickBooksService:
         self.clock = clock
         self.xml_throttle = xml_throttle
         self.lowercase_auth_fault = False
-        self.oauth = OAuthProvider(app, clock, access_token_ttl)
+        self.oauth = OAuthProvider(app, clock, access_token_ttl, store.switches)
         self.queries = QueryRunner()
         self.replies = ReplayCache()
         self.in_flight = InFlight()
