@@ -164,7 +164,7 @@ def cdc(
     return {"CDCResponse": [{"QueryResponse": blocks}]}
 
 
-def batch(company: QBOCompany, runner: QueryRunner, body: Any) -> dict[str, Any]:
+def batch(company: QBOCompany, runner: QueryRunner, body: Any, *, custom_numbers: bool = True) -> dict[str, Any]:
     """Answer ``/batch``: each item runs on its own; a failing item carries a ``Fault`` (HTTP stays 200)."""
     items = body.get("BatchItemRequest") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
@@ -183,7 +183,7 @@ def batch(company: QBOCompany, runner: QueryRunner, body: Any) -> dict[str, Any]
         bid = str(item.get("bId", "")) if isinstance(item, dict) else ""
         try:
             _refuse_references_to(created, item)
-            result = _batch_item(company, runner, item)
+            result = _batch_item(company, runner, item, custom_numbers)
         except QBOFault as fault:
             result = {"Fault": fault.fault()}
         else:
@@ -237,7 +237,7 @@ def _hide_created(created: dict[str, set[str]], result: dict[str, Any]) -> dict[
     return {**result, "QueryResponse": kept}
 
 
-def _batch_item(company: QBOCompany, runner: QueryRunner, item: Any) -> dict[str, Any]:
+def _batch_item(company: QBOCompany, runner: QueryRunner, item: Any, custom_numbers: bool) -> dict[str, Any]:
     if not isinstance(item, dict) or not item.get("bId"):
         raise required("bId")
     if "Query" in item:
@@ -253,4 +253,6 @@ def _batch_item(company: QBOCompany, runner: QueryRunner, item: Any) -> dict[str
         return write(company, keys[0], item[keys[0]], operation="update", include="void")
     if operation == "delete":
         return write(company, keys[0], item[keys[0]], operation="delete", include=None)
-    return write(company, keys[0], item[keys[0]], operation=operation, include=options or None)
+    return write(
+        company, keys[0], item[keys[0]], operation=operation, include=options or None, custom_numbers=custom_numbers
+    )
