@@ -386,3 +386,20 @@ class SlackRedraw(SQLModel, table=True):
     attempts: int = 1
     error: str | None = None
     since: datetime | None = _when(nullable=False)
+
+
+# -- reads (issue 10 §1): the scheduled full sweeps and what the incremental syncs had missed ------------------
+
+
+class SweepRun(SQLModel, table=True):
+    """One full sweep: everything re-read, and how many records the incremental syncs had not brought in."""
+
+    __tablename__ = "sweep_run"
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime | None = _when(nullable=False, index=True)
+    finished_at: datetime | None = _when()
+    status: str = "running"  # running | done | failed
+    missed_cw: int = 0  # ConnectWise invoices and companies the incremental syncs had stale, missing or still cached
+    missed_qbo: int = 0  # QuickBooks documents, payments and customers likewise
+    detail: str | None = Field(default=None, sa_column=Column(Text))  # JSON: examples of what was missed, warnings
+    error: str | None = Field(default=None, sa_column=Column(Text))  # the sentence of a failed sweep

@@ -123,6 +123,8 @@ class Health:
     qbo_sentence: str
     reconnect_by: datetime | None = None
     slack: str | None = None  # alerts that did not reach the channel, and the remedy (sync.delivery)
+    sweep: str | None = None  # the latest full sweep, one sentence (issue 10 §1)
+    sweep_missed: int = 0
 
 
 @dataclass(frozen=True)
@@ -286,6 +288,8 @@ def health_blocks(digest: Digest) -> list[Block]:
     lines.append(f"• QuickBooks: {health.qbo_sentence}")
     if health.slack:
         lines.append(f"• :warning: Slack: {health.slack}")
+    if health.sweep is not None:
+        lines.append(f"• {':warning: ' if health.sweep_missed else ''}Full sweep: {escape(health.sweep)}")
     if health.api_errors:
         lines.append(f"• API errors yesterday: {len(health.api_errors)}")
         lines += capped([f"   – {escape(error)}" for error in health.api_errors], limit=5, more="more errors")
