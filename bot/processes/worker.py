@@ -13,6 +13,7 @@ import signal
 from types import FrameType
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError
 
 from bot.processes.scheduled import settler_for
 from bot.slack.app import create_app
@@ -22,6 +23,12 @@ from sync.wiring import clients, open_engine
 
 log = logging.getLogger(__name__)
 
+# The SDK pings every PING_INTERVAL s and gives a connection up when no pong came for more than 4 intervals
+# (slack_sdk/socket_mode/builtin/connection.py ``check_state``), checking once per interval; closing the socket then
+# waits for the reader's 3 s receive timeout. A connection that died without a FIN is so replaced 10-14 s after its
+# last pong; bolt's default (10 s) would take over 40 s.
+PING_INTERVAL = 2.0
+
 SOCKET_MODE_HELP = (
     "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (it starts with xapp-). In your Slack app's "
     "settings, turn on Socket Mode and create a token with the connections:write scope under Basic Information -> "
@@ -29,18 +36,68 @@ SOCKET_MODE_HELP = (
 )
 
 
+WHERE_APP_TOKENS_ARE = "Basic Information -> App-Level Tokens in your Slack app's settings (scope connections:write)"
+REFUSED = {
+    "not_allowed_token_type": (
+        "Slack refused SLACK_APP_TOKEN for Socket Mode: it is not an app-level token. Create one under "
+        f"{WHERE_APP_TOKENS_ARE}; it starts with xapp-."
+    ),
+    "invalid_auth": (
+        "Slack does not know SLACK_APP_TOKEN (invalid_auth): it was revoked, regenerated or mistyped. "
+        f"Copy it again from {WHERE_APP_TOKENS_ARE}."
+    ),
+    "missing_scope": f"SLACK_APP_TOKEN lacks the connections:write scope; add it under {WHERE_APP_TOKENS_ARE}.",
+}
+
+
+def app_token_problem(settings: Settings) -> str | None:
+    """A sentence when SLACK_APP_TOKEN is missing or visibly the wrong kind of token; ``None`` when it may do."""
+    token = settings.slack_app_token.get_secret_value().strip() if settings.slack_app_token else ""
+    if not token:
+        return SOCKET_MODE_HELP
+    if token.startswith(("xoxb-", "xoxp-")):
+        kind = "a bot token (xoxb-)" if token.startswith("xoxb-") else "a user token (xoxp-)"
+        return (
+            f"SLACK_APP_TOKEN holds {kind}; Socket Mode needs the app-level token (xapp-) from {WHERE_APP_TOKENS_ARE}. "
+            "The bot token belongs in SLACK_BOT_TOKEN."
+        )
+    if not token.startswith("xapp-"):
+        return f"SLACK_APP_TOKEN is not an app-level token (those start with xapp-); see {WHERE_APP_TOKENS_ARE}."
+    bot = settings.slack_bot_token.get_secret_value().strip() if settings.slack_bot_token else ""
+    if bot.startswith("xapp-"):
+        return "SLACK_BOT_TOKEN holds an app-level token (xapp-); it needs the Bot User OAuth Token (xoxb-)."
+    return None
+
+
 def socket_mode_handler(settings: Settings) -> SocketModeHandler:
     """Build the Bolt app and its Socket Mode connection (not yet connected)."""
-    if settings.slack_app_token is None or not settings.slack_app_token.get_secret_value().strip():
-        raise ValueError(SOCKET_MODE_HELP)
+    problem = app_token_problem(settings)
+    if problem is not None:
+        raise ValueError(problem)
+    assert settings.slack_app_token is not None  # checked above
     engine = open_engine(settings)
-    app = create_app(settings, engine=engine, clients=functools.partial(clients, settings, engine))
-    return SocketModeHandler(app, settings.slack_app_token.get_secret_value().strip())
+    app = create_app(settings, engine=engine, clients=functools.partial(clients, settings, engine), socket_mode=True)
+    return SocketModeHandler(app, settings.slack_app_token.get_secret_value().strip(), ping_interval=PING_INTERVAL)
+
+
+def first_url(handler: SocketModeHandler, settings: Settings) -> str:
+    """Ask Slack for the first WebSocket URL, turning a refusal into a sentence (``ValueError``)."""
+    try:
+        return str(handler.client.issue_new_wss_url())
+    except SlackApiError as exc:
+        error = str(exc.response.get("error"))
+        raise ValueError(REFUSED.get(error, f"Slack refused to open a Socket Mode connection ({error}).")) from None
+    except OSError as exc:
+        raise ValueError(
+            f"Cannot reach Slack at {settings.slack_api_url} ({type(exc).__name__}); check the network "
+            "(and SLACK_API_URL, if set)."
+        ) from None
 
 
 def run_worker(settings: Settings) -> None:
     """Connect to Slack over Socket Mode and serve until SIGTERM or SIGINT."""
     handler = socket_mode_handler(settings)
+    handler.client.wss_uri = first_url(handler, settings)  # a wrong token stops here, with a sentence
     settler_for(settings, make_engine(settings.database_url))  # unsure writes: on start, then on a schedule
 
     def stop(signum: int, frame: FrameType | None) -> None:
