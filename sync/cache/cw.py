@@ -1,10 +1,12 @@
 """Reading ConnectWise into the cache: invoices (with their credit rows) and companies.
 
 Incremental reads ask for records whose ``lastUpdated`` is past the cursor minus a look-back window (clocks and
-same-second updates), and de-duplicate by id. ConnectWise touches an invoice's ``lastUpdated`` when a payment or
-credit row changes, so payment rows are read only for invoices that changed and carry credits — a full sync does
-not cost one call per invoice. Deletions: a full read drops what it did not see; an incremental one compares
-ConnectWise's count with the cache and scans ids only when they differ.
+same-second updates), and de-duplicate by id. ConnectWise is taken to touch an invoice's ``lastUpdated`` when a
+payment or credit row changes, so payment rows are read only for invoices that changed and carry credits — a full
+sync does not cost one call per invoice. That is unverified [U]: if it does not, the scheduled full sweep
+(``sync.sweep``) sees what the incremental reads missed and counts it. A full read checks its row count against
+``/count`` before it deletes anything (``check_complete``). Deletions: a full read drops what it did not see; an
+incremental one compares ConnectWise's count with the cache and scans ids only when they differ.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sync.cache.store import (
     Progress,
     StreamReport,
     cached_ids,
+    check_complete,
     count_changes,
     delete_ids,
     existing_versions,
@@ -57,24 +60,43 @@ def sync_cw_invoices(
     since = None if full or cursor is None else cursor - lookback
     report, seen, need_rows = StreamReport(), set[int](), list[int]()
     newest = cursor
+    before = cw.count_invoices() if since is None else 0
+    flagless = 0
     for page in chunks(cw.iter_invoices(updated_since=since)):
+        flagless += sum(1 for record in page if not record.closed_flag)
         need_rows += _write_invoice_page(engine, page, report)
         seen.update(record.id for record in page)
         newest = max([newest, *(r.last_updated for r in page if r.last_updated)], default=None, key=_when)
         progress(stream, len(page), None)
+    if since is None:  # a full read: every invoice there throughout must have come (checked before any delete)
+        report.api_calls += 2
+        check_complete(system="ConnectWise", what="invoices", read=len(seen), before=before, after=cw.count_invoices())
+    if seen and flagless == len(seen):
+        report.warnings.append(closed_flag_warning(len(seen), cw.closed_statuses))
+        log.warning("%s", report.warnings[-1])
     rows = _read_credit_rows(cw, need_rows, workers)
     report.api_calls += len(need_rows)
     with session_scope(engine, write_lock=True) as session:
         for invoice_id, payments in rows.items():
             session.execute(delete(CWPayment).where(CWPayment.invoice_id == invoice_id))  # type: ignore[arg-type]
             upsert(session, CWPayment, [cw_payment_row(payment) for payment in payments])
-        stale = _gone_invoices(session, cw, seen, full=full, report=report)
+        stale = _gone_invoices(session, cw, seen, full=since is None, report=report)
         if stale:
             session.execute(delete(CWPayment).where(CWPayment.invoice_id.in_(stale)))  # type: ignore[attr-defined]
             report.deleted += delete_ids(session, CWInvoice, stale)
         if newest is not None:
             write_cursor(session, stream, newest)
     return report
+
+
+def closed_flag_warning(invoices: int, closed_statuses: Iterable[str]) -> str:
+    """The sentence for a read in which no invoice carried ``status.isClosed``."""
+    names = ", ".join(closed_statuses) or "(none)"
+    return (
+        f"ConnectWise sent none of the {invoices:,} invoices read with a closed flag (status.isClosed), so Tally "
+        f"took the billing statuses {names} as closed (TALLY_CW_CLOSED_STATUSES). If your closed statuses are "
+        "named otherwise, set TALLY_CW_CLOSED_STATUSES, or every invoice counts as a draft and nothing reconciles."
+    )
 
 
 def _when(value: datetime | None) -> datetime:
@@ -126,6 +148,11 @@ def _gone_invoices(
         return []
     log.info("ConnectWise holds %s invoices, the cache %s: scanning ids for deletions", remote_count, len(cached))
     remote = set(cw.iter_invoice_ids())
+    report.api_calls += 1
+    # A scan that lost ids would delete cached invoices that still exist: check it before trusting it.
+    check_complete(
+        system="ConnectWise", what="invoice ids", read=len(remote), before=remote_count, after=cw.count_invoices()
+    )
     return sorted(cached - remote)
 
 
@@ -138,6 +165,7 @@ def sync_cw_companies(
         cursor = read_cursor(session, stream)
     since = None if full or cursor is None else cursor - lookback
     report, seen, newest = StreamReport(), set[int](), cursor
+    before = cw.count_companies() if since is None else 0
     for page in chunks(cw.iter_companies(updated_since=since)):
         rows = [cw_company_row(record) for record in page]
         with session_scope(engine, write_lock=True) as session:
@@ -146,8 +174,12 @@ def sync_cw_companies(
         seen.update(row["id"] for row in rows)
         newest = max([newest, *(r.last_updated for r in page if r.last_updated)], default=None, key=_when)
         progress(stream, len(page), None)
+    if since is None:
+        report.api_calls += 2
+        after = cw.count_companies()
+        check_complete(system="ConnectWise", what="companies", read=len(seen), before=before, after=after)
     with session_scope(engine, write_lock=True) as session:
-        if full:
+        if since is None:
             report.deleted += delete_ids(session, CWCompany, cached_ids(session, CWCompany) - seen)
         if newest is not None:
             write_cursor(session, stream, newest)
