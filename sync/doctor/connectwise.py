@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,7 +55,7 @@ def check_connectwise(settings: Settings) -> list[Check]:
         return section.checks
     with client:
         try:
-            first = client.probe("/finance/invoices", params={"pageSize": 1, "orderBy": "id asc"}, forward_only=True)
+            first = client.probe("/finance/invoices", params={"pageSize": 1}, forward_only=True)
         except AuthError as exc:
             section.fail(
                 "cw.reachable",
@@ -197,9 +198,16 @@ def _updated(row: Mapping[str, Any]) -> datetime | None:
         return None
 
 
+def _number(value: Any) -> Decimal | None:
+    """A JSON amount (read as ``Decimal``, or a number) as ``Decimal``; ``None`` when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
+        return None
+    return Decimal(str(value))
+
+
 def _credit_memo_sign(section: Section, memos: Sequence[Mapping[str, Any]]) -> None:
     title = "Credit memo amounts"
-    totals = [float(row["total"]) for row in memos if isinstance(row.get("total"), int | float) and row["total"]]
+    totals = [total for total in (_number(row.get("total")) for row in memos) if total]
     if not totals:
         section.passed("cw.credit_memo_sign", title, "No credit memo with an amount to look at; either sign is read.")
         return
@@ -219,7 +227,7 @@ def _credit_memo_sign(section: Section, memos: Sequence[Mapping[str, Any]]) -> N
 
 def _payments(section: Section, client: ConnectWiseClient, invoices: Sequence[Mapping[str, Any]]) -> None:
     title = "Payments endpoint"
-    paid = [row for row in invoices if isinstance(row.get("payments"), int | float) and row["payments"]]
+    paid = [row for row in invoices if _number(row.get("payments"))]
     sample = (paid or list(invoices))[:PAYMENT_SAMPLE]
     if not sample:
         section.skip(DEPENDENT[4:6], "ConnectWise has no invoices to look at.")
