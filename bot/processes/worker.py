@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.processes.scheduled import settler_for
 from bot.slack.app import create_app
+from bot.slack.tokens import REFUSED, app_token_problem
 from sync.db import make_engine
 from sync.settings import Settings
 from sync.wiring import clients, open_engine
@@ -28,45 +29,6 @@ log = logging.getLogger(__name__)
 # waits for the reader's 3 s receive timeout. A connection that died without a FIN is so replaced 10-14 s after its
 # last pong; bolt's default (10 s) would take over 40 s.
 PING_INTERVAL = 2.0
-
-SOCKET_MODE_HELP = (
-    "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (it starts with xapp-). In your Slack app's "
-    "settings, turn on Socket Mode and create a token with the connections:write scope under Basic Information -> "
-    "App-Level Tokens; or run `tally web` behind a public URL instead."
-)
-
-
-WHERE_APP_TOKENS_ARE = "Basic Information -> App-Level Tokens in your Slack app's settings (scope connections:write)"
-REFUSED = {
-    "not_allowed_token_type": (
-        "Slack refused SLACK_APP_TOKEN for Socket Mode: it is not an app-level token. Create one under "
-        f"{WHERE_APP_TOKENS_ARE}; it starts with xapp-."
-    ),
-    "invalid_auth": (
-        "Slack does not know SLACK_APP_TOKEN (invalid_auth): it was revoked, regenerated or mistyped. "
-        f"Copy it again from {WHERE_APP_TOKENS_ARE}."
-    ),
-    "missing_scope": f"SLACK_APP_TOKEN lacks the connections:write scope; add it under {WHERE_APP_TOKENS_ARE}.",
-}
-
-
-def app_token_problem(settings: Settings) -> str | None:
-    """A sentence when SLACK_APP_TOKEN is missing or visibly the wrong kind of token; ``None`` when it may do."""
-    token = settings.slack_app_token.get_secret_value().strip() if settings.slack_app_token else ""
-    if not token:
-        return SOCKET_MODE_HELP
-    if token.startswith(("xoxb-", "xoxp-")):
-        kind = "a bot token (xoxb-)" if token.startswith("xoxb-") else "a user token (xoxp-)"
-        return (
-            f"SLACK_APP_TOKEN holds {kind}; Socket Mode needs the app-level token (xapp-) from {WHERE_APP_TOKENS_ARE}. "
-            "The bot token belongs in SLACK_BOT_TOKEN."
-        )
-    if not token.startswith("xapp-"):
-        return f"SLACK_APP_TOKEN is not an app-level token (those start with xapp-); see {WHERE_APP_TOKENS_ARE}."
-    bot = settings.slack_bot_token.get_secret_value().strip() if settings.slack_bot_token else ""
-    if bot.startswith("xapp-"):
-        return "SLACK_BOT_TOKEN holds an app-level token (xapp-); it needs the Bot User OAuth Token (xoxb-)."
-    return None
 
 
 def socket_mode_handler(settings: Settings) -> SocketModeHandler:

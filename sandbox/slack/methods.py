@@ -128,6 +128,30 @@ def conversations_members(store: SlackStore, params: Params) -> dict[str, Any]:
     return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
 
 
+def conversations_info(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Describe a channel: public or private, and whether the bot is a member (``channels:read``/``groups:read``)."""
+    workspace = store.workspace
+    channel = store.channel_id(_required(params, "channel", "channel_not_found"))
+    private = channel in workspace.private_channels
+    needed = "groups:read" if private else "channels:read"
+    if needed not in workspace.scopes:
+        raise SlackError("missing_scope", needed=needed, provided=",".join(workspace.scopes))
+    if private and not workspace.bot_is_member(channel):
+        raise SlackError("channel_not_found")  # a private channel the bot is not in is invisible to it
+    return {
+        "ok": True,
+        "channel": {
+            "id": channel,
+            "name": workspace.channel_name(channel),
+            "is_channel": not private,
+            "is_group": private,
+            "is_private": private,
+            "is_archived": False,
+            "is_member": workspace.bot_is_member(channel),
+        },
+    }
+
+
 METHODS: dict[str, Method] = {
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
@@ -137,4 +161,5 @@ METHODS: dict[str, Method] = {
     "views.update": views_update,
     "usergroups.users.list": usergroups_users_list,
     "conversations.members": conversations_members,
+    "conversations.info": conversations_info,
 }

@@ -145,7 +145,10 @@ class SlackService:
             self.store.record_call(method, params, exc.error)
             return _answer(exc.body(), exc.status)
         self.store.record_call(method, params, None)
-        return _answer(body)
+        answer = _answer(body)
+        if method != "apps.connections.open":  # Slack names the bot token's scopes on every answer
+            answer.headers.append(("x-oauth-scopes", ",".join(self.store.workspace.scopes)))
+        return answer
 
     def _response(self, request: Request) -> Response:
         try:

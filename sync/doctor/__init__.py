@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sync.config_check import problems
 from sync.db import make_engine
 from sync.doctor.connectwise import check_connectwise
 from sync.doctor.database import check_database
@@ -27,7 +28,29 @@ from sync.doctor.quickbooks import check_quickbooks
 from sync.models import utcnow
 from sync.settings import Settings
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "Check", "Checker", "Report", "Section", "Status", "run_doctor"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "Check",
+    "Checker",
+    "Report",
+    "Section",
+    "Status",
+    "check_settings",
+    "run_doctor",
+]
+SETTINGS_NEEDS = ("settings", "cw", "qbo", "slack")  # what every process needs (Slack's mode is checked with Slack)
+
+
+def check_settings() -> list[Check]:
+    """Every setting that is invalid, or missing for the web, worker and clock processes."""
+    section = Section("Settings")
+    found = problems(SETTINGS_NEEDS)
+    for problem in found:
+        section.fail(f"settings.{problem.name}", f"Setting {problem.name}", "Missing or invalid.", problem.remedy)
+    if not found:
+        section.passed("settings", "Settings", "Every setting the processes need is present and valid.")
+    return section.checks
 
 
 def run_doctor(settings: Settings, extra: Sequence[Checker] = ()) -> Report:
