@@ -181,13 +181,45 @@ def _all(session: Session, model: type[Any]) -> Iterable[Any]:
     return session.execute(select(model)).scalars()
 
 
-def latest_sweep(session: Session) -> SweepRun | None:
+@dataclass(frozen=True)
+class SweepView:
+    """The latest sweep as status and the digest show it (detached from the database session)."""
+
+    started_at: datetime | None
+    finished_at: datetime | None
+    status: str
+    missed_cw: int
+    missed_qbo: int
+    examples: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def missed(self) -> int:
+        """Records the incremental syncs had missed, both systems."""
+        return self.missed_cw + self.missed_qbo
+
+
+def latest_sweep(session: Session) -> SweepView | None:
     """The newest sweep run, finished or not."""
     statement = select(SweepRun).order_by(col(SweepRun.started_at).desc(), col(SweepRun.id).desc()).limit(1)
-    return session.execute(statement).scalars().first()
+    run = session.execute(statement).scalars().first()
+    if run is None:
+        return None
+    detail = json.loads(run.detail or "{}")
+    return SweepView(
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        status=run.status,
+        missed_cw=run.missed_cw,
+        missed_qbo=run.missed_qbo,
+        examples=tuple(detail.get("examples") or ()),
+        warnings=tuple(detail.get("warnings") or ()),
+        error=run.error,
+    )
 
 
-def sweep_summary(run: SweepRun | None, *, now: datetime) -> str:
+def sweep_summary(run: SweepView | None, *, now: datetime) -> str:
     """One sentence on the latest sweep, for ``tally status`` and the digest's health section."""
     if run is None:
         return "No full sweep has run yet (it runs daily at TALLY_SWEEP_AT; `tally sweep` runs one now)."
@@ -196,11 +228,10 @@ def sweep_summary(run: SweepRun | None, *, now: datetime) -> str:
         return f"The last full sweep failed {when}: {run.error or 'no reason recorded'}"
     if run.status == "running":
         return f"A full sweep has been running since {when}."
-    missed = run.missed_cw + run.missed_qbo
+    missed = run.missed
     if missed == 0:
         return f"The last full sweep ({when}) found nothing the incremental syncs had missed."
-    examples = json.loads(run.detail or "{}").get("examples") or []
-    named = f" ({', '.join(examples[:3])})" if examples else ""
+    named = f" ({', '.join(run.examples[:3])})" if run.examples else ""
     return (
         f"The last full sweep ({when}) found {missed} record(s) the incremental syncs had missed: "
         f"{run.missed_cw} in ConnectWise, {run.missed_qbo} in QuickBooks{named}. Tally's copy is now complete; if "
@@ -208,7 +239,7 @@ def sweep_summary(run: SweepRun | None, *, now: datetime) -> str:
     )
 
 
-def sweep_due(at: time, zone: Any, last: SweepRun | None, now: datetime) -> bool:
+def sweep_due(at: time, zone: Any, last: SweepView | None, now: datetime) -> bool:
     """Tell whether today's sweep time (local ``at`` in ``zone``) has passed with no sweep started since."""
     local = now.astimezone(zone)
     today = datetime.combine(local.date(), at, tzinfo=zone)

@@ -72,6 +72,11 @@ COMMANDS: tuple[LazyCommand, ...] = (
         "sync", "bot.cli.core:sync", "Read ConnectWise and QuickBooks into Tally's cache and print what changed."
     ),
     LazyCommand(
+        "sweep",
+        "bot.cli.core:sweep",
+        "Re-read everything now, as the nightly sweep does, and say what the incremental syncs had missed.",
+    ),
+    LazyCommand(
         "status",
         "bot.cli.views:status",
         "Where Tally stands: connections, the last check, open findings, fixes waiting; as /tally status shows it.",

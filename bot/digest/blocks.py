@@ -121,6 +121,8 @@ class Health:
     qbo_ok: bool
     qbo_sentence: str
     reconnect_by: datetime | None = None
+    sweep: str | None = None  # the latest full sweep, one sentence (issue 10 §1)
+    sweep_missed: int = 0
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,8 @@ def health_blocks(digest: Digest) -> list[Block]:
     if health.reconnect_by is not None:
         lines.append(f"• :warning: Reconnect QuickBooks before {_local(health.reconnect_by, digest.zone)}")
     lines.append(f"• QuickBooks: {health.qbo_sentence}")
+    if health.sweep is not None:
+        lines.append(f"• {':warning: ' if health.sweep_missed else ''}Full sweep: {escape(health.sweep)}")
     if health.api_errors:
         lines.append(f"• API errors yesterday: {len(health.api_errors)}")
         lines += capped([f"   – {escape(error)}" for error in health.api_errors], limit=5, more="more errors")

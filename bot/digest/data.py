@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -42,6 +43,7 @@ from sync.reconcile import reconcile
 from sync.reconcile.ar import ar_by_customer
 from sync.reports import ar_totals
 from sync.settings import Settings
+from sync.sweep import latest_sweep, sweep_summary
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ def gather_digest(engine: Engine, settings: Settings, *, day: date, now: datetim
         pending = _pending(session)
         receivables = _receivables(session, settings, now)
         last_check = last_check_at(session)
+        sweep = latest_sweep(session)
     errors = tuple(event.detail or "a check failed" for event in events if event.verb == CHECK_FAILED)
     return Digest(
         day=day,
@@ -90,7 +93,11 @@ def gather_digest(engine: Engine, settings: Settings, *, day: date, now: datetim
         open_by_kind=kinds,
         receivables=receivables,
         pending=pending,
-        health=_health(settings, engine, last_check, errors),
+        health=replace(
+            _health(settings, engine, last_check, errors),
+            sweep=sweep_summary(sweep, now=now),
+            sweep_missed=sweep.missed if sweep is not None else 0,
+        ),
     )
 
 

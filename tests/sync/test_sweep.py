@@ -16,8 +16,8 @@ from sandbox.cli import RunningSandbox
 from sync.cache import run_sync
 from sync.clients.errors import ServerError
 from sync.db import session_scope
-from sync.models import CWInvoice, SweepRun, utcnow
-from sync.sweep import latest_sweep, run_sweep, sweep_due, sweep_summary
+from sync.models import CWInvoice, utcnow
+from sync.sweep import SweepView, latest_sweep, run_sweep, sweep_due, sweep_summary
 from tests.sandboxes import cw_client, qbo_client, sandbox
 
 
@@ -97,8 +97,8 @@ def test_sweep_due_once_a_day_after_its_local_time() -> None:
     at = time(2, 30)
     before = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)  # 02:00 in New York
     after = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)  # 03:00
-    yesterday = SweepRun(started_at=datetime(2026, 12, 2, 7, 31, tzinfo=UTC), status="done")
-    today = SweepRun(started_at=datetime(2026, 12, 3, 7, 31, tzinfo=UTC), status="done")
+    yesterday = SweepView(datetime(2026, 12, 2, 7, 31, tzinfo=UTC), None, "done", 0, 0)
+    today = SweepView(datetime(2026, 12, 3, 7, 31, tzinfo=UTC), None, "done", 0, 0)
     assert not sweep_due(at, zone, yesterday, before)
     assert sweep_due(at, zone, yesterday, after)
     assert not sweep_due(at, zone, today, after)

@@ -9,6 +9,7 @@ from bot.slack.blocks.common import Block, Message, ago, context, counted, escap
 from bot.slack.blocks.findings import title
 from sync.qbo_auth import ConnectionHealth, ConnectionState
 from sync.reports import Overview
+from sync.sweep import sweep_summary
 
 _HEALTH_ICON = {
     ConnectionState.CONNECTED: ":white_check_mark:",
@@ -78,6 +79,7 @@ def status_message(
         fields(f"*Last check*\n{ago(view.last_check, now)}", f"*QuickBooks token*\n{_token(health)}"),
         section(_findings(view)),
         section(_waiting(view)),
+        section(f"*Full sweep*\n{escape(sweep_summary(view.sweep, now=now))}"),
         context(f"Alerts go to <#{channel}>." if channel else "No alert channel is set (TALLY_CHANNEL)."),
     ]
     return Message(text=f"Tally: {view.open_count} open findings, {len(view.waiting)} fixes waiting", blocks=blocks)
