@@ -166,20 +166,27 @@ def approvers_only(context: BoltContext, body: dict[str, Any], next: Next) -> No
     raise NotAllowedError(sentence)
 
 
+ADMIN_ONLY = {
+    "connect": ("qbo.connect_refused", "qbo", "connect QuickBooks"),
+    "doctor": ("doctor.refused", "doctor", "run the doctor (it shows how the systems are set up)"),
+}
+
+
 def admins_for_connect(context: BoltContext, command: dict[str, Any], next: Next) -> None:
-    """Stop ``connect`` from anyone but an admin (audited); every other subcommand passes."""
+    """Stop ``connect`` and ``doctor`` from anyone but an admin (audited); every other subcommand passes."""
     words = str(command.get("text") or "").split()
-    if not words or words[0].lower() != "connect":
+    if not words or words[0].lower() not in ADMIN_ONLY:
         next()
         return
+    verb, subject, what = ADMIN_ONLY[words[0].lower()]
     tally = tally_of(context)
     user = context.user_id or ""
     if tally.approvers.is_admin(user):
         next()
         return
     with session_scope(tally.engine) as session:
-        audit.record(session, actor=user, verb="qbo.connect_refused", subject="qbo", detail="not an admin")
+        audit.record(session, actor=user, verb=verb, subject=subject, detail="not an admin")
     raise NotAllowedError(
-        "Only Tally's admins can connect QuickBooks (TALLY_ADMINS, or the approvers when none are set). "
+        f"Only Tally's admins can {what} (TALLY_ADMINS, or the approvers when none are set). "
         "Ask one of them to run this."
     )

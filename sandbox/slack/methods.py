@@ -152,6 +152,24 @@ def conversations_info(store: SlackStore, params: Params) -> dict[str, Any]:
     }
 
 
+# The bot scope each method wants (https://api.slack.com/methods, each method's "Required scopes");
+# conversations.info checks its own (channels:read or groups:read, by the channel's kind).
+SCOPES: dict[str, str] = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "usergroups.users.list": "usergroups:read",
+    "conversations.members": "channels:read",
+}
+
+
+def check_scope(store: SlackStore, method: str) -> None:
+    """Refuse with ``missing_scope`` (and what is needed and provided) when the bot token lacks the method's scope."""
+    needed = SCOPES.get(method)
+    if needed is not None and needed not in store.workspace.scopes:
+        raise SlackError("missing_scope", needed=needed, provided=",".join(store.workspace.scopes))
+
+
 METHODS: dict[str, Method] = {
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,

@@ -31,7 +31,7 @@ from sync.explain import explain_document
 from sync.models import utcnow
 from sync.reports import open_ar, overview
 
-SLOW = frozenset({"check", "payments", "credits", "mirror"})
+SLOW = frozenset({"check", "payments", "credits", "mirror", "doctor"})
 WORKING = ":hourglass: Checking ConnectWise and QuickBooks…"
 
 
@@ -206,6 +206,17 @@ def connect(asked: Asked, arg: str | None) -> None:
     asked.say(f"Open <{url}|this link> to connect QuickBooks; sign in as a QuickBooks admin of the company. ({url})")
 
 
+def doctor(asked: Asked, arg: str | None) -> None:
+    """The first-contact self-test, shown to the admin who asked (the middleware checked they are one)."""
+    from bot.slack.blocks.doctor import doctor_message  # loaded when first asked for
+    from bot.slack.doctor import check_slack
+    from sync.doctor import run_doctor
+
+    settings = asked.tally.settings
+    report = run_doctor(settings, extra=[lambda: check_slack(settings, asked.tally.client)])
+    asked.reply(doctor_message(report))
+
+
 HANDLERS: dict[str, Callable[[Asked, str | None], None]] = {
     "status": status,
     "check": check,
@@ -218,4 +229,5 @@ HANDLERS: dict[str, Callable[[Asked, str | None], None]] = {
     "history": history,
     "digest": digest,
     "connect": connect,
+    "doctor": doctor,
 }
