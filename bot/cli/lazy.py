@@ -91,6 +91,11 @@ COMMANDS: tuple[LazyCommand, ...] = (
         "bot.cli.views:digest",
         "Post today's digest to the channel now (counts as today's), or draw it here with --print.",
     ),
+    LazyCommand(
+        "doctor",
+        "bot.cli.doctor:doctor",
+        "Check that ConnectWise, QuickBooks, Slack and the database are as Tally needs them (read only).",
+    ),
     LazyCommand("sandbox", "sandbox.cli:app", "Local stand-ins for ConnectWise Manage and QuickBooks Online."),
     LazyCommand(
         "demo",

@@ -152,6 +152,49 @@ def users_info(store: SlackStore, params: Params) -> dict[str, Any]:
     }
 
 
+def conversations_info(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Describe a channel: public or private, and whether the bot is a member (``channels:read``/``groups:read``)."""
+    workspace = store.workspace
+    channel = store.channel_id(_required(params, "channel", "channel_not_found"))
+    private = channel in workspace.private_channels
+    needed = "groups:read" if private else "channels:read"
+    if needed not in workspace.scopes:
+        raise SlackError("missing_scope", needed=needed, provided=",".join(workspace.scopes))
+    if private and not workspace.bot_is_member(channel):
+        raise SlackError("channel_not_found")  # a private channel the bot is not in is invisible to it
+    return {
+        "ok": True,
+        "channel": {
+            "id": channel,
+            "name": workspace.channel_name(channel),
+            "is_channel": not private,
+            "is_group": private,
+            "is_private": private,
+            "is_archived": False,
+            "is_member": workspace.bot_is_member(channel),
+        },
+    }
+
+
+# The bot scope each method wants (https://api.slack.com/methods, each method's "Required scopes");
+# conversations.info checks its own (channels:read or groups:read, by the channel's kind).
+SCOPES: dict[str, str] = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "usergroups.users.list": "usergroups:read",
+    "conversations.members": "channels:read",
+    "users.info": "users:read",
+}
+
+
+def check_scope(store: SlackStore, method: str) -> None:
+    """Refuse with ``missing_scope`` (and what is needed and provided) when the bot token lacks the method's scope."""
+    needed = SCOPES.get(method)
+    if needed is not None and needed not in store.workspace.scopes:
+        raise SlackError("missing_scope", needed=needed, provided=",".join(store.workspace.scopes))
+
+
 METHODS: dict[str, Method] = {
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
@@ -162,4 +205,5 @@ METHODS: dict[str, Method] = {
     "usergroups.users.list": usergroups_users_list,
     "conversations.members": conversations_members,
     "users.info": users_info,
+    "conversations.info": conversations_info,
 }

@@ -199,6 +199,17 @@ class ConnectWiseClient:
         url = self._url(f"/finance/invoices/{invoice_id}/payments/{payment_id}")
         self._http.send("DELETE", url, headers=self._headers, what=f"payment id {payment_id}")
 
+    def probe(
+        self, path: str, *, params: Mapping[str, str | int] | None = None, forward_only: bool = False
+    ) -> httpx.Response:
+        """One GET answered as it came, headers and all (``tally doctor`` looks at what ConnectWise sends).
+
+        ``path`` is below the API base, or a full URL (``/login/companyinfo`` lives outside it).
+        """
+        headers = {**self._headers, "pagination-type": "forward-only"} if forward_only else self._headers
+        url = path if "://" in path else self._url(path)
+        return self._http.send("GET", url, params=params, headers=headers, what=path)
+
     # -- plumbing ------------------------------------------------------------------------------------------
     def iter_rows(
         self, path: str, *, conditions: str | None = None, fields: str | None = None, what: str = "records"

@@ -20,6 +20,10 @@ USAGE: dict[str, tuple[str, str]] = {
     "history": ("history [count]", "the audit trail, newest first (default 20, at most 100)"),
     "digest": ("digest", "post the daily digest to the channel now"),
     "connect": ("connect", "a link to connect QuickBooks (admins only)"),
+    "doctor": (
+        "doctor",
+        "check that ConnectWise, QuickBooks, Slack and the database are set up as Tally needs (admins)",
+    ),
     "help": ("help [command]", "this list"),
 }
 

@@ -37,7 +37,7 @@ from sync.models import utcnow
 from sync.qbo_auth.links import ConnectLinks
 from sync.reports import open_ar, overview
 
-SLOW = frozenset({"check", "payments", "credits", "mirror"})
+SLOW = frozenset({"check", "payments", "credits", "mirror", "doctor"})
 WORKING = ":hourglass: Checking ConnectWise and QuickBooks…"
 
 
@@ -259,6 +259,17 @@ def map_companies(asked: Asked, arg: str | None) -> None:
     asked.say(confirm_mapping(tally, asked.user, company, customer.strip()))
 
 
+def doctor(asked: Asked, arg: str | None) -> None:
+    """The first-contact self-test, shown to the admin who asked (the middleware checked they are one)."""
+    from bot.slack.blocks.doctor import doctor_message  # loaded when first asked for
+    from bot.slack.doctor import check_slack
+    from sync.doctor import run_doctor
+
+    settings = asked.tally.settings
+    report = run_doctor(settings, extra=[lambda: check_slack(settings, asked.tally.client)])
+    asked.reply(doctor_message(report))
+
+
 HANDLERS: dict[str, Callable[[Asked, str | None], None]] = {
     "status": status,
     "check": check,
@@ -272,4 +283,5 @@ HANDLERS: dict[str, Callable[[Asked, str | None], None]] = {
     "map": map_companies,
     "digest": digest,
     "connect": connect,
+    "doctor": doctor,
 }
