@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli import core as sync_cli
+from bot.cli.callbacks import app as callbacks_app
 from bot.cli.demo import demo
 from sandbox.cli import app as sandbox_app
 from sync.config_check import problems
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 sync_cli.register(app)
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(callbacks_app, name="callbacks")
 app.command()(demo)
 
 
