@@ -24,6 +24,7 @@ from sandbox.connectwise import CWCredentials, CWStore, serve_connectwise
 from sandbox.dataset import Books, generate, load
 from sandbox.quickbooks import QBOApp, QBOStore, serve_quickbooks
 from sandbox.slack import SlackWorkspace, serve_slack
+from sandbox.switches import CW_SWITCHES, QBO_SWITCHES, parse_assignments
 from sandbox.web import Faults, SandboxServer
 
 Dataset = Literal["empty", "small", "large"]
@@ -98,14 +99,22 @@ def start_sandbox(
     slack_port: int = 0,
     latency_ms: float = 0.0,
     plant: dict[str, int] | None = None,
+    cw_switch: dict[str, object] | None = None,
+    qbo_switch: dict[str, object] | None = None,
     qbo_webhook_url: str = "",
 ) -> RunningSandbox:
-    """Generate the books, load them into fresh stores and start the three servers."""
+    """Generate the books, load them into fresh stores and start the three servers.
+
+    ``cw_switch``/``qbo_switch`` set switches (``sandbox/switches.py``) once the books are loaded, so loading
+    itself always runs under the default readings.
+    """
     clock = Clock()
     books = generate(dataset, seed, now=clock.now(), plant=plant)
     cw_store, qbo_store = CWStore(clock), QBOStore(clock)
     app = QBOApp()
     load(books, cw_store, qbo_store.company(app.realm_id))
+    cw_store.switches.configure(cw_switch or {})
+    qbo_store.switches.configure(qbo_switch or {})
     cw = serve_connectwise(store=cw_store, port=cw_port, faults=Faults(latency_ms=latency_ms), clock=clock)
     qbo = serve_quickbooks(
         store=qbo_store, app=app, port=qbo_port, faults=Faults(latency_ms=latency_ms, rate_limit=500), clock=clock
@@ -185,6 +194,12 @@ def serve(
     latency_ms: Annotated[float, typer.Option(help="latency added to every API request")] = 0.0,
     env_file: Annotated[Path | None, typer.Option(help="write the NAME=value lines here instead of printing")] = None,
     reset: Annotated[bool, typer.Option("--reset", help="delete the folder's Tally database and start afresh")] = False,
+    cw_switch: Annotated[
+        list[str] | None, typer.Option(help="ConnectWise switch name=value (repeatable; see sandbox/switches.py)")
+    ] = None,
+    qbo_switch: Annotated[
+        list[str] | None, typer.Option(help="QuickBooks switch name=value (repeatable; see sandbox/switches.py)")
+    ] = None,
     qbo_webhook_url: Annotated[
         str, typer.Option(help="POST QuickBooks webhooks here, e.g. http://127.0.0.1:8000/qbo/webhooks")
     ] = "",
@@ -192,6 +207,14 @@ def serve(
     """Serve both sandboxes until interrupted."""
     if dataset not in ("empty", "small", "large"):
         raise typer.BadParameter("choose empty, small or large", param_hint="--dataset")
+    try:
+        cw_switches = parse_assignments(cw_switch or [], CW_SWITCHES)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--cw-switch") from None
+    try:
+        qbo_switches = parse_assignments(qbo_switch or [], QBO_SWITCHES)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--qbo-switch") from None
     busy = busy_ports({"--cw-port": cw_port, "--qbo-port": qbo_port, "--slack-port": slack_port})
     if busy:
         typer.echo(
@@ -207,6 +230,8 @@ def serve(
         qbo_port=qbo_port,
         slack_port=slack_port,
         latency_ms=latency_ms,
+        cw_switch=dict(cw_switches),
+        qbo_switch=dict(qbo_switches),
         qbo_webhook_url=qbo_webhook_url,
     )
     env = merged_env(running.env(), existing)

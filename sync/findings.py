@@ -113,6 +113,7 @@ def _resolve(session: Session, row: FindingRecord, *, now: datetime, actor: str)
     fixed_by = session.execute(
         select(col(Action.id))
         .where(col(Action.finding_key) == row.key, col(Action.status) == "succeeded")
+        .where(col(Action.undoes_action_id).is_(None))  # an undo puts the disagreement back; it fixes nothing
         .order_by(col(Action.id).desc())
     ).first()
     row.status, row.resolved_at = "resolved", now

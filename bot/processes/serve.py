@@ -87,8 +87,10 @@ def build_web(settings: Settings, *, engine: Engine | None = None) -> Web:
         callback_rate=settings.callback_rate,
     )
     health = functools.partial(health_report, engine, auth, checks, listener)
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     asgi = create_web(
         bolt,
+        signing_secret=secret,
         auth=auth,
         webhook_verifier=verifier,
         on_qbo_change=on_qbo_change,

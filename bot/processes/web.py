@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from bot.processes.web_guard import MAX_WEBHOOK_BODY, Refused, SlackSignature, guarded_slack_body, read_capped, refusal
 from sync.qbo_auth import QBOAuth, QuickBooksAuthError
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def changed_entities(payload: Any) -> set[str]:
 def create_web(
     bolt: App,
     *,
+    signing_secret: str,
     auth: QBOAuth | None,
     webhook_verifier: str,
     on_qbo_change: ChangeHandler,
@@ -68,11 +70,15 @@ def create_web(
     on_qbo_payload: PayloadHandler | None = None,
     on_cw_callback: CallbackHandler | None = None,
 ) -> Starlette:
-    """Build the ASGI app of the ``web`` process."""
+    """Build the ASGI app of the ``web`` process; Slack requests pass ``web_guard`` before Bolt sees them."""
+    signature = SlackSignature(signing_secret)  # refuses an empty secret
     limiter = anyio.CapacityLimiter(DISPATCH_THREADS)
 
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await guarded_slack_body(request, signature)
+        except Refused as refused:
+            return refusal(request, refused, what="Slack")
         bolt_request = to_bolt_request(request, body)
         bolt_response = await anyio.to_thread.run_sync(bolt.dispatch, bolt_request, limiter=limiter)
         return to_starlette_response(bolt_response)
@@ -93,7 +99,10 @@ def create_web(
         return PlainTextResponse(f"{health_now.sentence}\nYou can close this window and go back to Slack.")
 
     async def qbo_webhook(request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await read_capped(request, MAX_WEBHOOK_BODY)
+        except Refused as refused:
+            return refusal(request, refused, what="QuickBooks webhook")
         if not intuit_signature_valid(body, request.headers.get("intuit-signature"), webhook_verifier):
             log.warning("QuickBooks webhook with a bad or missing intuit-signature refused")
             return PlainTextResponse("invalid signature", status_code=401)

@@ -28,6 +28,7 @@ from sandbox.quickbooks.faults import (
 )
 from sandbox.quickbooks.lines import zero_lines
 from sandbox.quickbooks.values import ZERO, company_date, ref_value
+from sandbox.switches import Switches, qbo_switches
 
 
 class QBOCompany(Catalog):
@@ -116,9 +117,9 @@ class QBOCompany(Catalog):
             return {"status": "Deleted", "domain": "QBO", "Id": current["Id"]}
 
     def void(self, entity: str, body: dict[str, Any], *, at: datetime | None = None) -> dict[str, Any]:
-        """Void an Invoice (``operation=void``) or a Payment (``operation=update&include=void``)."""
+        """Void an Invoice or CreditMemo (``operation=void``) or a Payment (``operation=update&include=void``)."""
         entity = self._writable_entity(entity)
-        if entity not in ("Invoice", "Payment"):
+        if entity not in ("Invoice", "Payment", "CreditMemo"):
             raise unsupported("Void")
         with self.lock:
             moment = at or self.clock.now()
@@ -126,6 +127,8 @@ class QBOCompany(Catalog):
             if entity == "Payment":
                 src = {**writable(entity, current), "TotalAmt": ZERO, "Line": [], "PrivateNote": "Voided"}
                 doc = self._save_payment(current, src, moment)
+            elif entity == "CreditMemo":
+                doc = self._void_credit_memo(current, moment)
             else:
                 doc = self._void_invoice(current, moment)
             self.flush(moment)
@@ -163,6 +166,22 @@ class QBOCompany(Catalog):
             PrivateNote=f"Voided - {note}" if note else "Voided",  # "prepends Voided" [V]; separator [I]
         )
         self.write("Invoice", self._derive("Invoice", doc), moment, old=current)
+        return doc
+
+    def _void_credit_memo(self, current: dict[str, Any], moment: datetime) -> dict[str, Any]:
+        # Voiding a credit memo through the API is this sandbox's reading [I]: the form of an invoice void, refused
+        # while any of its credit is applied (the rule for deleting a linked transaction [V]).
+        if self.engine.payments_linking(current["Id"]):
+            raise business("You must unlink any linked transactions before voiding this transaction.")
+        note = current.get("PrivateNote")
+        doc = dict(current)
+        doc.update(
+            Line=zero_lines(current["Line"]),
+            TotalAmt=ZERO,
+            TxnTaxDetail={**current.get("TxnTaxDetail", {}), "TotalTax": ZERO},
+            PrivateNote=f"Voided - {note}" if note else "Voided",
+        )
+        self.write("CreditMemo", self._derive("CreditMemo", doc), moment, old=current)
         return doc
 
     def _rewrite(self, moment: datetime) -> Any:
@@ -220,8 +239,9 @@ class QBOCompany(Catalog):
 class QBOStore:
     """All companies of the sandbox, created on first use."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, switches: Switches | None = None) -> None:
         self.clock = clock
+        self.switches = switches or qbo_switches()  # the readings this sandbox plays, per company
         self._companies: dict[str, QBOCompany] = {}
         self._lock = threading.Lock()
         self.on_change: Callable[[str, str, str, str, str], None] | None = None  # (realm, entity, id, op, updated)

@@ -8,6 +8,7 @@ settle(engine, cw=, qbo=)                             -> SettleReport      (reco
 pending_writes(engine)                                -> int               (recovery)
 approver_check(settings, extra=)                      -> Callable[[str], bool]  (policy)
 list_actions(engine, kinds=, status=, number=, text=)  -> list[Action]     (listing)
+offer_undo(engine, fix_id, settings=, actor=)         -> UndoOffer        (undo: the reverse write, an action too)
 """
 
 from sync.actions.executor import execute
@@ -16,14 +17,17 @@ from sync.actions.listing import GROUPS, WAITING, list_actions, touches
 from sync.actions.policy import approvals_needed, approver_check, auto_approves
 from sync.actions.proposals import describe, live_action, propose
 from sync.actions.recovery import STALE_AFTER, SettleReport, pending_writes, settle
+from sync.actions.undo import UNDO_KINDS, UndoOffer, is_undo, offer_undo, undos_of, was_undone
 
 __all__ = [
     "GROUPS",
     "STALE_AFTER",
+    "UNDO_KINDS",
     "WAITING",
     "ActionNotFoundError",
     "ApprovalOutcome",
     "SettleReport",
+    "UndoOffer",
     "approvals_needed",
     "approve",
     "approver_check",
@@ -32,11 +36,15 @@ __all__ = [
     "describe",
     "execute",
     "get_action",
+    "is_undo",
     "list_actions",
     "live_action",
+    "offer_undo",
     "pending_writes",
     "propose",
     "reject",
     "settle",
     "touches",
+    "undos_of",
+    "was_undone",
 ]

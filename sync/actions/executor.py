@@ -32,6 +32,8 @@ from sync.actions.lifecycle import Written, fail, get_action, mark_unsure, subje
 from sync.actions.proposals import params_of, report
 from sync.actions.recheck import Check, mirror_entity, recheck
 from sync.actions.recovery import settle
+from sync.actions.undo import OPERATIONS as UNDO_OPERATIONS
+from sync.actions.undo import is_undo, recheck_undo, write_undo
 from sync.clients.connectwise import ConnectWiseClient
 from sync.clients.errors import (
     AuthError,
@@ -57,6 +59,7 @@ OPERATIONS = {
     "apply_credit_memo": ("QuickBooks", "apply_credit_memo"),
     "mirror_invoice": ("QuickBooks", "create_invoice"),
     "mirror_credit_memo": ("QuickBooks", "create_credit_memo"),
+    **UNDO_OPERATIONS,
 }
 
 
@@ -75,7 +78,7 @@ def execute(
         return get_action(engine, action_id)
     action = get_action(engine, action_id)
     try:
-        check = recheck(action, cw=cw, qbo=qbo, tolerance=tolerance)
+        check = (recheck_undo if is_undo(action.kind) else recheck)(action, cw=cw, qbo=qbo, tolerance=tolerance)
     except Exception as exc:  # nothing is written yet, so failing here is always safe
         log.warning("could not re-check action %s", action_id, exc_info=True)
         why = exc.sentence if isinstance(exc, TallyAPIError) else "an unexpected error (logged)"
@@ -134,6 +137,8 @@ def _window(kind: str, *, cw: ConnectWiseClient, qbo: QuickBooksClient) -> timed
 
 def write(action: Action, check: Check, request_id: str, *, cw: ConnectWiseClient, qbo: QuickBooksClient) -> Written:
     """Make the one remote write ``action`` describes; return what it created."""
+    if is_undo(action.kind):
+        return write_undo(action, check, request_id, cw=cw, qbo=qbo)
     params = params_of(action)
     amount = Decimal(params["amount"])
     if action.kind in ("backflow_payment", "apply_credit_in_cw"):

@@ -37,6 +37,7 @@ class Check:
     cw_doc: CWInvoice | None = None
     qbo_memo: QBOCreditMemo | None = None
     qbo_invoice: QBOInvoice | None = None
+    record: object = None  # an undo: the live record it deletes or voids, as just read
 
 
 class _Gone(Exception):
@@ -168,6 +169,12 @@ def _mirror(kind: str, params: Params, cw: ConnectWiseClient, qbo: QuickBooksCli
             f"proposed to copy, {NOTHING}; the next check proposes the right copy."
         )
     existing = qbo_numbered(qbo, entity, number)
+    voided = [found for found in existing if (found.private_note or "").startswith("Voided") and found.total == 0]
+    if existing and len(voided) == len(existing):
+        raise _Gone(
+            f"QuickBooks holds {word} {number} voided (Id {voided[0].id}), as an undo left it: QuickBooks keeps the "
+            f"number, so create the copy again by hand if it is wanted, {NOTHING}."
+        )
     if existing:
         raise _Gone(
             f"QuickBooks now has {word} {number} (Id {existing[0].id}): it was copied since Tally proposed this, "

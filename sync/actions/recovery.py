@@ -34,6 +34,7 @@ from sync import audit
 from sync.actions.lifecycle import fail, get_action, mark_unsure, subject, succeed
 from sync.actions.proposals import params_of, report
 from sync.actions.recheck import mirror_entity, qbo_numbered
+from sync.actions.undo import is_undo, look_undo, report_undo
 from sync.clients.connectwise import ConnectWiseClient
 from sync.clients.errors import TallyAPIError
 from sync.clients.quickbooks import QuickBooksClient
@@ -116,7 +117,13 @@ def _settle_one(
     if found is not None:
         balance = json.loads(entry.detail or "{}").get("balance")
         before = None if balance is None else Decimal(balance)
-        succeed(engine, entry.id, report(action.kind, params_of(action), found, before), actor=actor)
+        params = params_of(action)
+        written = (
+            report_undo(action.kind, params, found)
+            if is_undo(action.kind)
+            else report(action.kind, params, found, before)
+        )
+        succeed(engine, entry.id, written, actor=actor)
         outcome.written.append(entry.action_id)
     elif now < settles_at(entry):
         if action.status == "executing":
@@ -132,6 +139,8 @@ def _settle_one(
 
 def look(action: Action, entry: LedgerEntry, *, cw: ConnectWiseClient, qbo: QuickBooksClient) -> str | None:
     """Return the remote id of what ``entry``'s write made, or None if it is not there."""
+    if is_undo(action.kind):
+        return look_undo(action, cw=cw, qbo=qbo)
     params = params_of(action)
     before = {str(item) for item in json.loads(entry.detail or "{}").get("before", [])}
     amount = Decimal(params["amount"])

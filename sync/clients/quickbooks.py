@@ -29,6 +29,7 @@ from sync.settings import Settings
 
 MINOR_VERSION = 75
 PAGE_SIZE = 1000
+CDC_CAP = 1000  # objects in one CDC answer, all entities together (Intuit's change-data-capture page)
 CDC_WINDOW = timedelta(days=30)
 THROTTLE_WAIT = 60.0
 BASE_URLS = {
@@ -82,6 +83,7 @@ class QuickBooksClient:
         self.realm_id = realm_id
         self.minorversion = minorversion
         self.page_size = page_size
+        self.cdc_cap = CDC_CAP
 
     @classmethod
     def from_settings(cls, settings: Settings, tokens: TokenSource, **options: Any) -> Self:
@@ -174,7 +176,7 @@ class QuickBooksClient:
                 system=QUICKBOOKS.name,
             )
         params = {"entities": ",".join(names), "changedSince": since.isoformat(timespec="seconds")}
-        return CDCResult.from_api(self._call("GET", "cdc", params=params, what="recent changes"))
+        return CDCResult.from_api(self._call("GET", "cdc", params=params, what="recent changes"), cap=self.cdc_cap)
 
     # -- writes ------------------------------------------------------------------------------------------
     def create_invoice(
@@ -262,6 +264,39 @@ class QuickBooksClient:
             body["TxnDate"] = txn_date.isoformat()
         what = f"the application of credit memo {credit_memo.doc_number}"
         return QBOPayment.from_api(self._create("Payment", body, request_id, what))
+
+    # -- reversing Tally's own writes (undo, issue 13) ------------------------------------------------------
+    def delete_payment(self, payment: QBOPayment, *, request_id: str | None = None) -> None:
+        """Delete a payment: ``POST /payment?operation=delete`` with its Id and SyncToken.
+
+        Used to undo a credit application, a zero-total payment: deleting it removes the link and gives the memo
+        its credit and the invoice its balance back, leaving the books as before (a void would leave an empty
+        zero-total "Voided" payment behind, which records no money either way). Intuit's Payment reference,
+        "Delete a payment": https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/payment
+        (the same call as python-quickbooks' ``DeleteMixin.delete``,
+        https://github.com/ej2/python-quickbooks/blob/master/quickbooks/mixins.py). A SyncToken that moved is
+        refused by QuickBooks (Stale Object Error 5010), so a payment changed since it was read is never deleted.
+        """
+        body = {"Id": payment.id, "SyncToken": payment.sync_token}
+        params = {"operation": "delete", "requestid": request_id or str(uuid.uuid4())}
+        self._call("POST", "payment", params=params, body=body, idempotent=True, what=f"payment Id {payment.id}")
+
+    def void_document(self, document: QBOInvoice | QBOCreditMemo, *, request_id: str | None = None) -> None:
+        """Void an invoice or credit memo: it stays, with every amount zero and "Voided" in its note.
+
+        Invoice: ``POST /invoice?operation=void`` with Id and SyncToken (Intuit's Invoice reference, "Void an
+        invoice": https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice). Credit
+        memo: the same form on ``/creditmemo``; Intuit's CreditMemo page lists no void in the copies Tally's
+        authors could read, so this reading is unverified and the sandbox plays it (a memo with credit applied
+        is refused).
+        """
+        entity = document.ENTITY
+        body = {"Id": document.id, "SyncToken": document.sync_token}
+        params = {"operation": "void", "requestid": request_id or str(uuid.uuid4())}
+        word = "credit memo" if entity == "CreditMemo" else "invoice"
+        self._call(
+            "POST", entity.lower(), params=params, body=body, idempotent=True, what=f"{word} {document.doc_number}"
+        )
 
     # -- plumbing ----------------------------------------------------------------------------------------
     def _create(self, entity: str, body: dict[str, Any], request_id: str | None, what: str) -> Mapping[str, Any]:
