@@ -121,6 +121,7 @@ class Health:
     qbo_ok: bool
     qbo_sentence: str
     reconnect_by: datetime | None = None
+    pushes: tuple[str, ...] = ()  # one line per system: its last notification and the checks it started
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,7 @@ def health_blocks(digest: Digest) -> list[Block]:
     if health.reconnect_by is not None:
         lines.append(f"• :warning: Reconnect QuickBooks before {_local(health.reconnect_by, digest.zone)}")
     lines.append(f"• QuickBooks: {health.qbo_sentence}")
+    lines.extend(f"• Notifications from {line}" for line in health.pushes)
     if health.api_errors:
         lines.append(f"• API errors yesterday: {len(health.api_errors)}")
         lines += capped([f"   – {escape(error)}" for error in health.api_errors], limit=5, more="more errors")

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from bot.slack.blocks.common import Block, Message, ago, context, counted, escape, fields, header, money, section
 from bot.slack.blocks.findings import title
+from sync.notifications import CW, QBO, source_sentence
 from sync.qbo_auth import ConnectionHealth, ConnectionState
 from sync.reports import Overview
 
@@ -68,6 +69,12 @@ def _waiting(view: Overview) -> str:
     return "\n".join(lines)
 
 
+def _pushes(view: Overview) -> str:
+    """The last notification from each system and the checks they started (issue 11 §2)."""
+    lines = [f"• {source_sentence(system, view.pushes.get(system))}" for system in (QBO, CW)]
+    return "*Real-time notifications*\n" + "\n".join(lines)
+
+
 def status_message(
     view: Overview, health: ConnectionHealth, *, cw_configured: bool, channel: str | None, now: datetime
 ) -> Message:
@@ -78,6 +85,7 @@ def status_message(
         fields(f"*Last check*\n{ago(view.last_check, now)}", f"*QuickBooks token*\n{_token(health)}"),
         section(_findings(view)),
         section(_waiting(view)),
+        section(_pushes(view)),
         context(f"Alerts go to <#{channel}>." if channel else "No alert channel is set (TALLY_CHANNEL)."),
     ]
     return Message(text=f"Tally: {view.open_count} open findings, {len(view.waiting)} fixes waiting", blocks=blocks)
