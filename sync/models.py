@@ -343,3 +343,11 @@ class NotificationSeen(SQLModel, table=True):
     key: str = Field(primary_key=True)  # "Payment:123" (QBO entity and id) or "msg:<MessageId>"
     stamp: datetime | None = _when()  # the document's lastUpdated the notification named (None for a message id)
     seen_at: datetime | None = _when(nullable=False, index=True)
+
+
+class HomeViewer(SQLModel, table=True):
+    """Someone who opened Tally's Slack Home tab: their tab is published again when findings or fixes change."""
+
+    __tablename__ = "home_viewer"
+    user: str = Field(primary_key=True)
+    opened_at: datetime | None = _when(nullable=False)

@@ -47,6 +47,12 @@ def check_and_announce(
             sentence = f"Slack refused the alerts ({exc.response.get('error')}); the next check posts them."
         record_check(engine, actor=actor, verb=CHECK_FAILED, detail=sentence)
         raise
+    from bot.slack.home import refresh_homes  # here: the Home tab reads what the listeners read (import cycle)
+
+    try:
+        refresh_homes(settings, engine, client)  # the Home tabs show the findings and fixes just changed
+    except Exception:  # the alerts are out; a Home tab failing to refresh must not fail the check
+        log.exception("could not refresh the Home tabs")
     record_check(
         engine,
         actor=actor,

@@ -75,6 +75,9 @@ def _pushes(view: Overview) -> str:
     return "*Real-time notifications*\n" + "\n".join(lines)
 
 
+connections_text, findings_text, pushes_text = _connections, _findings, _pushes  # the Home tab shows them too
+
+
 def status_message(
     view: Overview, health: ConnectionHealth, *, cw_configured: bool, channel: str | None, now: datetime
 ) -> Message:

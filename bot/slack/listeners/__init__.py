@@ -2,6 +2,7 @@
 
 commands.py      the slash command (/tally …): ack at once, work in a lazy listener
 interactions.py  Approve, Approve all, Reject and the reason modal
+home.py          the Home tab (app_home_opened → views.publish)
 parsing.py       reading the command's text
 reading.py       what several listeners read and render alike
 """
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack.listeners import commands, interactions
+from bot.slack.listeners import commands, home, interactions
 
 
 def register(app: App, *, command: str = "/tally") -> None:
     """Register every feature on ``app``; ``command`` is the slash command's name."""
     commands.register(app, command=command)
     interactions.register(app)
+    home.register(app)
