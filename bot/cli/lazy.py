@@ -96,6 +96,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
         "bot.cli.doctor:doctor",
         "Check that ConnectWise, QuickBooks, Slack and the database are as Tally needs them (read only).",
     ),
+    LazyCommand("callbacks", "bot.cli.callbacks:app", "Tally's ConnectWise callback (real-time notifications)."),
     LazyCommand("sandbox", "sandbox.cli:app", "Local stand-ins for ConnectWise Manage and QuickBooks Online."),
     LazyCommand(
         "demo",

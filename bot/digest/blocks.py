@@ -125,6 +125,7 @@ class Health:
     slack: str | None = None  # alerts that did not reach the channel, and the remedy (sync.delivery)
     sweep: str | None = None  # the latest full sweep, one sentence (issue 10 §1)
     sweep_missed: int = 0
+    pushes: tuple[str, ...] = ()  # one line per system: its last notification and the checks it started
 
 
 @dataclass(frozen=True)
@@ -290,6 +291,7 @@ def health_blocks(digest: Digest) -> list[Block]:
         lines.append(f"• :warning: Slack: {health.slack}")
     if health.sweep is not None:
         lines.append(f"• {':warning: ' if health.sweep_missed else ''}Full sweep: {escape(health.sweep)}")
+    lines.extend(f"• Notifications from {line}" for line in health.pushes)
     if health.api_errors:
         lines.append(f"• API errors yesterday: {len(health.api_errors)}")
         lines += capped([f"   – {escape(error)}" for error in health.api_errors], limit=5, more="more errors")

@@ -113,6 +113,14 @@ def views_update(store: SlackStore, params: Params) -> dict[str, Any]:
     return {"ok": True, "view": view}
 
 
+def views_publish(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Publish a user's Home tab (https://api.slack.com/methods/views.publish): ``user_id`` and a ``home`` view."""
+    user = _required(params, "user_id", "invalid_arguments")
+    if user not in store.workspace.users:
+        raise SlackError("user_not_found")
+    return {"ok": True, "view": store.publish_home(user, _view(params), hash_=params.get("hash"))}
+
+
 def usergroups_users_list(store: SlackStore, params: Params) -> dict[str, Any]:
     """List a user group's members."""
     users = store.workspace.usergroups.get(str(params.get("usergroup") or ""))
@@ -202,6 +210,7 @@ METHODS: dict[str, Method] = {
     "chat.postEphemeral": chat_post_ephemeral,
     "views.open": views_open,
     "views.update": views_update,
+    "views.publish": views_publish,
     "usergroups.users.list": usergroups_users_list,
     "conversations.members": conversations_members,
     "users.info": users_info,
