@@ -1,4 +1,4 @@
-"""``tally payments | credits | mirror | actions | approve | reject``: the proposed fixes, and deciding them.
+"""``tally payments | credits | mirror | actions | approve | reject | undo``: the proposed fixes, and deciding them.
 
 The CLI acts as a named operator (``TALLY_OPERATOR``, default the login name, audited as ``cli:<name>``);
 it may approve when that name is listed in ``TALLY_APPROVERS`` (as ``name`` or ``cli:name``).
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from bot.cli.output import Column, JsonOption, Record, choice, print_json, show
 from bot.cli.support import EXIT_REFUSED, EXIT_USAGE, err, stop_on_api_errors
-from sync.actions import GROUPS, ActionNotFoundError, approver_check, execute, list_actions
+from sync.actions import GROUPS, ActionNotFoundError, approver_check, execute, list_actions, offer_undo
 from sync.actions import approve as approve_action
 from sync.actions import reject as reject_action
 from sync.models import Action
@@ -216,7 +216,24 @@ def reject(
         raise typer.Exit(EXIT_REFUSED)
 
 
+def undo(fix_id: Annotated[int, typer.Argument(help="the number of a fix Tally carried out (tally actions)")]) -> None:
+    """Propose reversing a fix Tally carried out; approve the undo like any fix (tally approve N)."""
+    settings = load_settings()
+    engine = open_engine(settings)
+    try:
+        offer = offer_undo(engine, fix_id, settings=settings, actor=settings.operator)
+    except ActionNotFoundError as exc:
+        err.print(exc.sentence)
+        raise typer.Exit(2) from exc
+    if offer.action is None:
+        err.print(offer.sentence)
+        raise typer.Exit(EXIT_REFUSED)
+    console.print(offer.sentence)
+    if offer.action.status == "proposed":
+        console.print(f"Approve it with: tally approve {offer.action.id}   (or reject: tally reject {offer.action.id})")
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to ``app``."""
-    for command in (payments, credits, mirror, actions, approve, reject):
+    for command in (payments, credits, mirror, actions, approve, reject, undo):
         app.command()(command)

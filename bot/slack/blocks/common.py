@@ -149,3 +149,8 @@ def ago(at: datetime | None, now: datetime) -> str:
     else:
         spoken = f"{seconds // 86400} days ago"
     return f"{spoken} ({at:%Y-%m-%d %H:%M} UTC)"
+
+
+def escape(text: str) -> str:
+    """Text Tally did not write (customer names, API reasons), made safe for mrkdwn: no mentions, no links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
