@@ -24,6 +24,7 @@ from sandbox.connectwise import CWCredentials, CWStore, serve_connectwise
 from sandbox.dataset import Books, generate, load
 from sandbox.quickbooks import QBOApp, QBOStore, serve_quickbooks
 from sandbox.slack import SlackWorkspace, serve_slack
+from sandbox.switches import CW_SWITCHES, QBO_SWITCHES, parse_assignments
 from sandbox.web import Faults, SandboxServer
 
 Dataset = Literal["empty", "small", "large"]
@@ -78,6 +79,10 @@ class RunningSandbox:
             "TALLY_APPROVER_GROUP": next(iter(self.workspace.usergroups)),
         }
 
+    def qbo_webhooks(self, **config: object) -> None:
+        """Configure QuickBooks webhooks (``sandbox.quickbooks.webhooks.WebhookConfig`` field names)."""
+        self.qbo.service.webhooks.configure(config)  # type: ignore[attr-defined]
+
     def stop(self) -> None:
         """Stop every server."""
         self.cw.stop()
@@ -94,19 +99,31 @@ def start_sandbox(
     slack_port: int = 0,
     latency_ms: float = 0.0,
     plant: dict[str, int] | None = None,
+    cw_switch: dict[str, object] | None = None,
+    qbo_switch: dict[str, object] | None = None,
+    qbo_webhook_url: str = "",
 ) -> RunningSandbox:
-    """Generate the books, load them into fresh stores and start the three servers."""
+    """Generate the books, load them into fresh stores and start the three servers.
+
+    ``cw_switch``/``qbo_switch`` set switches (``sandbox/switches.py``) once the books are loaded, so loading
+    itself always runs under the default readings.
+    """
     clock = Clock()
     books = generate(dataset, seed, now=clock.now(), plant=plant)
     cw_store, qbo_store = CWStore(clock), QBOStore(clock)
     app = QBOApp()
     load(books, cw_store, qbo_store.company(app.realm_id))
+    cw_store.switches.configure(cw_switch or {})
+    qbo_store.switches.configure(qbo_switch or {})
     cw = serve_connectwise(store=cw_store, port=cw_port, faults=Faults(latency_ms=latency_ms), clock=clock)
     qbo = serve_quickbooks(
         store=qbo_store, app=app, port=qbo_port, faults=Faults(latency_ms=latency_ms, rate_limit=500), clock=clock
     )
     slack = serve_slack(port=slack_port, clock=clock)
-    return RunningSandbox(cw=cw, qbo=qbo, slack=slack, books=books, clock=clock, app=app)
+    running = RunningSandbox(cw=cw, qbo=qbo, slack=slack, books=books, clock=clock, app=app)
+    # webhooks are signed with the verifier token the env gives Tally (QBO_WEBHOOK_VERIFIER)
+    running.qbo_webhooks(url=qbo_webhook_url, verifier=running.webhook_verifier)
+    return running
 
 
 def env_text(env: dict[str, str]) -> str:
@@ -177,10 +194,27 @@ def serve(
     latency_ms: Annotated[float, typer.Option(help="latency added to every API request")] = 0.0,
     env_file: Annotated[Path | None, typer.Option(help="write the NAME=value lines here instead of printing")] = None,
     reset: Annotated[bool, typer.Option("--reset", help="delete the folder's Tally database and start afresh")] = False,
+    cw_switch: Annotated[
+        list[str] | None, typer.Option(help="ConnectWise switch name=value (repeatable; see sandbox/switches.py)")
+    ] = None,
+    qbo_switch: Annotated[
+        list[str] | None, typer.Option(help="QuickBooks switch name=value (repeatable; see sandbox/switches.py)")
+    ] = None,
+    qbo_webhook_url: Annotated[
+        str, typer.Option(help="POST QuickBooks webhooks here, e.g. http://127.0.0.1:8000/qbo/webhooks")
+    ] = "",
 ) -> None:
     """Serve both sandboxes until interrupted."""
     if dataset not in ("empty", "small", "large"):
         raise typer.BadParameter("choose empty, small or large", param_hint="--dataset")
+    try:
+        cw_switches = parse_assignments(cw_switch or [], CW_SWITCHES)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--cw-switch") from None
+    try:
+        qbo_switches = parse_assignments(qbo_switch or [], QBO_SWITCHES)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--qbo-switch") from None
     busy = busy_ports({"--cw-port": cw_port, "--qbo-port": qbo_port, "--slack-port": slack_port})
     if busy:
         typer.echo(
@@ -196,8 +230,13 @@ def serve(
         qbo_port=qbo_port,
         slack_port=slack_port,
         latency_ms=latency_ms,
+        cw_switch=dict(cw_switches),
+        qbo_switch=dict(qbo_switches),
+        qbo_webhook_url=qbo_webhook_url,
     )
-    lines = env_text(merged_env(running.env(), existing))
+    env = merged_env(running.env(), existing)
+    running.qbo_webhooks(verifier=env["QBO_WEBHOOK_VERIFIER"])  # a kept verifier signs too
+    lines = env_text(env)
     if truth is not None:
         running.books.manifest.write(truth)
     if env_file is not None:

@@ -231,6 +231,9 @@ class SandboxServer:
     def stop(self) -> None:
         """Stop serving and release the port; held (timed-out) requests are let go."""
         self.faults.stopping.set()
+        closing = getattr(self.service, "close", None)  # a service holding long-lived sockets (WebSockets)
+        if callable(closing):
+            closing()
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
@@ -356,6 +359,11 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 client_address=self.client_address[0],
                 url=f"http://{self.headers.get('Host') or server.url[7:]}{self.path}",
             )
+            upgrade = getattr(server.service, "upgrade", None)
+            if upgrade is not None and (request.header("upgrade") or "").lower() == "websocket":
+                self.close_connection = True  # the socket is the service's until the WebSocket closes
+                upgrade(request, self.connection, self.rfile, self.wfile)
+                return
             try:
                 response = server.handle(request)
             except _DropConnection:

@@ -1,6 +1,8 @@
 """The audit trail: append-only events for every finding change, proposal, approval, rejection and write.
 
-Who: a Slack user id (``U…``), ``scheduler``, or ``cli:<operator>``. The database refuses updates and deletes
+Who: a person (a Slack user id ``U…``, whether they came through Slack or a terminal login mapped by
+``TALLY_OPERATORS``), ``scheduler``, or ``cli:<login>`` for a terminal login mapped to nobody; ``channel`` says
+how they came (``slack`` / ``cli``). The database refuses updates and deletes
 on ``audit_event`` (triggers in the initial migration), so the trail cannot be edited after the fact.
 """
 
@@ -29,6 +31,7 @@ def record(
     remote_ids: Mapping[str, str] | None = None,
     detail: str | None = None,
     at: datetime | None = None,
+    channel: str | None = None,
 ) -> AuditEvent:
     """Append one event in the caller's transaction (it commits with the change it describes)."""
     event = AuditEvent(
@@ -40,6 +43,7 @@ def record(
         amount_after=amount_after,
         remote_ids=json.dumps(dict(remote_ids), sort_keys=True) if remote_ids else None,
         detail=detail,
+        channel=channel or None,
     )
     session.add(event)
     return event

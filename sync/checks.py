@@ -5,13 +5,14 @@ This is the one job the scheduler, the Slack ``check`` command and ``tally check
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -24,9 +25,10 @@ from sync.clients.connectwise import ConnectWiseClient
 from sync.clients.quickbooks import QuickBooksClient
 from sync.db import session_scope
 from sync.findings import FindingChanges, as_finding, store_findings
-from sync.models import Action, CustomerLink, FindingRecord, utcnow
+from sync.models import Action, Approval, CustomerLink, FindingRecord, SyncCursor, utcnow
 from sync.reconcile import Finding, Policy, reconcile
 from sync.reconcile.engine import next_change
+from sync.reconcile.model import Snapshot
 from sync.settings import Settings
 
 LIVE = ("proposed", "approved", "executing", "unsure")
@@ -64,24 +66,25 @@ def run_check(
         settle(engine, cw=cw, qbo=qbo, actor=actor)  # writes a crashed process left unsure, settled by looking
     report = run_sync(engine, cw, qbo, full=full, progress=progress) if cw and qbo else None
     now = now or utcnow()
-    if report is not None and report.changed == 0 and not full:
-        quiet = _quiet_result(engine, settings, now=now, report=report)
-        if quiet is not None:
-            return quiet
-    with session_scope(engine, write_lock=True) as session:
-        write_cursor(session, _quiet_stream(session, settings), _EPOCH)  # until stored anew, reconcile again
     with session_scope(engine) as session:
         snapshot = load_snapshot(session, customer_map=stored_mapping(session))
+        books = _books_fingerprint(snapshot, settings)
+        if not full:
+            quiet = _quiet_result(session, books, now=now, report=report)
+            if quiet is not None:
+                return quiet
     policy = policy_of(settings, now)
     findings = reconcile(snapshot, policy)
     with session_scope(engine, write_lock=True) as session:
         changes = store_findings(session, findings, now=now, actor=actor)
-        write_cursor(session, _quiet_stream(session, settings), next_change(snapshot, policy) or _FOREVER)
         rows = {row.key: row for row in session.execute(select(FindingRecord)).scalars()}
         for finding in findings:
             if finding.fix is not None:
                 propose(session, rows[finding.key], settings=settings, actor=actor)
         actions = latest_actions(session, [finding.key for finding in findings])
+        # Remembered with the findings, in their transaction: the books and fixes these findings are true for,
+        # and until when (the next grace period to run out).
+        _remember_quiet(session, _quiet_stream(session, books), next_change(snapshot, policy) or _FOREVER)
     if cw and qbo:
         for key, action in list(actions.items()):
             if action.status == "approved" and action.id is not None:  # approved by policy (TALLY_AUTO_APPROVE)
@@ -90,24 +93,68 @@ def run_check(
 
 
 _FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_QUIET = "check.quiet:"
 
 
-def _quiet_stream(session: Session, settings: Settings) -> str:
-    """The cursor naming how long the last reconcile stays true while nothing syncs in (per policy)."""
-    mappings = len(stored_mapping(session))
-    return f"check.quiet:{settings.tolerance}:{int(settings.sync_grace.total_seconds())}:{mappings}"
+# The shortcut "nothing changed, reuse the stored findings" keys on what the findings were computed from, never on
+# what this check's own sync saw: a separate ``tally sync``, an interrupted full sync or an offline check changes
+# the cache without this check's sync reporting a change, and a fix that failed, was settled as unwritten or was
+# approved changes what should be proposed without the books moving at all.
 
 
-def _quiet_result(engine: Engine, settings: Settings, *, now: datetime, report: SyncReport) -> CheckResult | None:
-    """Nothing synced in and no grace period ran out: the stored findings are still the answer."""
-    with session_scope(engine) as session:
-        until = read_cursor(session, _quiet_stream(session, settings))
-        if until is None or until <= now:
-            return None
-        rows = session.execute(select(FindingRecord).where(col(FindingRecord.status) == "open")).scalars().all()
-        findings = sorted((as_finding(row) for row in rows), key=lambda finding: (finding.kind, finding.key))
-        actions = latest_actions(session, [finding.key for finding in findings])
+def _books_fingerprint(snapshot: Snapshot, settings: Settings) -> str:
+    """A digest of every cached row reconciliation reads, the confirmed mappings, and the settings it obeys."""
+    digest = hashlib.blake2b(digest_size=16)
+    policy = (
+        settings.tolerance,
+        settings.sync_grace,
+        settings.dual_approval_above,
+        sorted(settings.auto_approve.items()),
+    )
+    digest.update(repr(policy).encode())
+    digest.update(repr(sorted(snapshot.customer_map.items())).encode())
+    for rows in (
+        snapshot.cw_companies,
+        snapshot.cw_docs,
+        snapshot.cw_credits,
+        snapshot.qbo_customers,
+        snapshot.qbo_docs,
+        snapshot.qbo_payments,
+    ):
+        digest.update(b"\x00")
+        for row in rows:
+            digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def _fixes_fingerprint(session: Session) -> str:
+    """Where every fix stands: any proposal, approval, failure or settling moves an action's ``updated_at``."""
+    count, last_id, last_change = session.execute(
+        select(func.count(col(Action.id)), func.max(col(Action.id)), func.max(col(Action.updated_at)))
+    ).one()
+    approvals = session.execute(select(func.count(col(Approval.id)), func.max(col(Approval.id)))).one()
+    return f"{count}:{last_id}:{last_change.isoformat() if last_change else '-'}:{approvals[0]}:{approvals[1]}"
+
+
+def _quiet_stream(session: Session, books: str) -> str:
+    """The cursor naming how long the last reconcile stays true while the cache and the fixes stay as they are."""
+    fixes = hashlib.blake2b(_fixes_fingerprint(session).encode(), digest_size=8).hexdigest()
+    return f"{_QUIET}{books}:{fixes}"
+
+
+def _remember_quiet(session: Session, stream: str, until: datetime) -> None:
+    session.execute(delete(SyncCursor).where(col(SyncCursor.stream).startswith(_QUIET)))
+    write_cursor(session, stream, until)
+
+
+def _quiet_result(session: Session, books: str, *, now: datetime, report: SyncReport | None) -> CheckResult | None:
+    """The cache and the fixes are as the last reconcile left them and no grace period ran out: reuse its answer."""
+    until = read_cursor(session, _quiet_stream(session, books))
+    if until is None or until <= now:
+        return None
+    rows = session.execute(select(FindingRecord).where(col(FindingRecord.status) == "open")).scalars().all()
+    findings = sorted((as_finding(row) for row in rows), key=lambda finding: (finding.kind, finding.key))
+    actions = latest_actions(session, [finding.key for finding in findings])
     return CheckResult(findings=findings, changes=FindingChanges(), sync=report, actions=actions, at=now)
 
 

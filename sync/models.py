@@ -221,18 +221,23 @@ class Action(SQLModel, table=True):
     executed_at: datetime | None = _when()
     slack_channel: str | None = None
     slack_ts: str | None = None
+    # Proposal versions (issue 8 §2): a restated write is a new action; the old one points at it.
+    version: int = 1
+    replaced_by: int | None = None  # the action that restated this one (a different write)
+    planned_on: str | None = Field(default=None, sa_column=Column(Text))  # JSON: the write as stated (see approving)
     undoes_action_id: int | None = Field(default=None, index=True)  # undo (issue 13): the fix this reverses
 
 
 class Approval(SQLModel, table=True):
-    """One approver's approval of one action; an approver counts once."""
+    """One person's approval of one action; a person counts once, whichever channel they approve through."""
 
     __tablename__ = "approval"
     __table_args__ = (UniqueConstraint("action_id", "approver"),)
     id: int | None = Field(default=None, primary_key=True)
     action_id: int = Field(index=True)
-    approver: str
+    approver: str  # a person (Slack user id), or ``cli:<login>`` for a terminal login mapped to nobody
     at: datetime | None = _when(nullable=False)
+    channel: str | None = None  # slack | cli | policy
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -267,6 +272,7 @@ class AuditEvent(SQLModel, table=True):
     amount_after: Decimal | None = _money(nullable=True, default=None)
     remote_ids: str | None = None  # JSON
     detail: str | None = Field(default=None, sa_column=Column(Text))
+    channel: str | None = None  # how the actor reached Tally: slack | cli (None: the scheduler, or before 0004)
 
 
 class CustomerLink(SQLModel, table=True):
@@ -299,3 +305,41 @@ class SlackApproverCache(SQLModel, table=True):
     usergroup: str = Field(primary_key=True)
     members: str = "[]"  # JSON list of user ids
     fetched_at: datetime | None = _when(nullable=False)
+
+
+# -- approvals (issue 8 §2-3): which messages show which fixes --------------------------------------------------
+
+
+class ShownAction(SQLModel, table=True):
+    """A fix shown with buttons in one Slack message: a click is honoured only for the fixes its message shows.
+
+    ``message`` is ``<channel>:<ts>`` for an alert or summary in the channel, ``preview:<token>`` for an ephemeral
+    preview (its ts is never returned to Tally, so the token rides in the preview's block ids).
+    """
+
+    __tablename__ = "shown_action"
+    message: str = Field(primary_key=True)
+    action_id: int = Field(primary_key=True)
+    at: datetime | None = _when(nullable=False)
+
+
+class NotificationSource(SQLModel, table=True):
+    """What one system (``qbo`` or ``cw``) pushed: when last, how many, and how many checks they started."""
+
+    __tablename__ = "notification_source"
+    system: str = Field(primary_key=True)
+    received: int = 0
+    ignored: int = 0  # duplicates, stale news, over the caller's rate
+    checks: int = 0
+    last_received_at: datetime | None = _when()
+    last_check_at: datetime | None = _when()
+
+
+class NotificationSeen(SQLModel, table=True):
+    """The newest news of one document (or one message id) a notification brought: older or equal news is a repeat."""
+
+    __tablename__ = "notification_seen"
+    system: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)  # "Payment:123" (QBO entity and id) or "msg:<MessageId>"
+    stamp: datetime | None = _when()  # the document's lastUpdated the notification named (None for a message id)
+    seen_at: datetime | None = _when(nullable=False, index=True)

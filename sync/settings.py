@@ -5,7 +5,6 @@ Nothing else in Tally reads ``os.environ``. Secrets are ``SecretStr`` so they ne
 
 from __future__ import annotations
 
-import getpass
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -15,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from sync.people import parse_operators, terminal_actor
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNITS = {"": 60, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -121,6 +122,7 @@ def parse_business_hours(value: object) -> BusinessHours | None:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 IdList = Annotated[list[str], NoDecode, BeforeValidator(_split_ids)]
 AutoApprove = Annotated[dict[str, Decimal], NoDecode, BeforeValidator(parse_auto_approve)]
+Operators = Annotated[dict[str, str], NoDecode, BeforeValidator(parse_operators)]
 
 
 class Settings(BaseSettings):
@@ -167,7 +169,10 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, alias="TALLY_PUBLIC_URL")
     business_hours: str = Field("", alias="TALLY_BUSINESS_HOURS")
     port: int = Field(8000, alias="PORT")
-    operator: str = Field(default_factory=lambda: f"cli:{getpass.getuser()}", alias="TALLY_OPERATOR")
+
+    # approvals (issue 8 §3): terminal logins mapped to people; the old free-text operator name is refused.
+    operators: Operators = Field(default_factory=dict, alias="TALLY_OPERATORS")
+    legacy_operator: str | None = Field(None, alias="TALLY_OPERATOR")
 
     # writes (issue 8 §1): how long a call waits for ConnectWise or QuickBooks, how long after a write's longest
     # possible flight Tally still waits before it calls a missing write "not written", and how often it looks.
@@ -175,6 +180,11 @@ class Settings(BaseSettings):
     write_margin: Duration = Field(timedelta(minutes=2), alias="TALLY_WRITE_MARGIN")
     settle_every: Duration = Field(timedelta(minutes=1), alias="TALLY_SETTLE_EVERY")
 
+    # real time (issue 11 §2): notifications coalesce until QUIET passes without one (at most MAX_WAIT after the
+    # first), then one incremental check runs; one caller may make Tally read at most CALLBACK_RATE times a minute.
+    realtime_quiet: Duration = Field(timedelta(seconds=2), alias="TALLY_REALTIME_QUIET")
+    realtime_max_wait: Duration = Field(timedelta(seconds=8), alias="TALLY_REALTIME_MAX_WAIT")
+    callback_rate: int = Field(30, alias="TALLY_CALLBACK_RATE", ge=1)
     # undo (issue 13): how long after a fix ran Tally still offers to reverse it.
     undo_for: Duration = Field(timedelta(days=30), alias="TALLY_UNDO_FOR")
 
@@ -193,13 +203,15 @@ class Settings(BaseSettings):
         parse_business_hours(value)
         return value.strip()
 
-    @field_validator("operator")
+    @field_validator("legacy_operator")
     @classmethod
-    def _cli_actor(cls, value: str) -> str:
-        name = value.strip().removeprefix("cli:")
-        if not name:
-            raise ValueError("name the operator, e.g. TALLY_OPERATOR=ana")
-        return f"cli:{name}"
+    def _one_login_one_person(cls, value: str | None) -> None:
+        if value is not None:
+            raise ValueError(
+                "TALLY_OPERATOR is no longer read: the terminal operator is your OS login, and no setting may name "
+                "someone else. Remove it and map logins to people with TALLY_OPERATORS=ana:U0ANA,ben:U0BEN"
+            )
+        return None
 
     @field_validator("tolerance", "dual_approval_above")
     @classmethod
@@ -207,6 +219,11 @@ class Settings(BaseSettings):
         if value < 0:
             raise ValueError("must not be negative")
         return value
+
+    @property
+    def operator(self) -> str:
+        """Who the terminal is, for the audit trail: the OS login's person, or ``cli:<login>`` when unmapped."""
+        return terminal_actor(self.operators).key
 
     @property
     def zone(self) -> ZoneInfo:

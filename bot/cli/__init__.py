@@ -9,26 +9,25 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli import core as sync_cli
-from bot.cli.demo import demo
-from sandbox.cli import app as sandbox_app
-from sync.config_check import problems
-from sync.settings import Settings, load_settings
+from bot.cli.lazy import COMMANDS, lazy_group
+
+if TYPE_CHECKING:
+    from sync.settings import Settings
 
 EXIT_CONFIG = 2
 
+
+# Commands import their modules only when they run, so `tally --help` starts in a fraction of a second.
 app = typer.Typer(
+    cls=lazy_group(COMMANDS, lambda typer_app, prefix: guard_commands(typer_app, prefix)),
     help="Tally keeps ConnectWise Manage and QuickBooks Online in agreement.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
-sync_cli.register(app)
-app.add_typer(sandbox_app, name="sandbox")
-app.command()(demo)
 
 
 def _print_version(wanted: bool) -> None:
@@ -52,6 +51,8 @@ def _run_process(run: Callable[[Settings], None]) -> None:
     """Run a long-lived process; a missing or invalid setting is one sentence and exit 2, not a traceback."""
     logging.getLogger().setLevel(logging.INFO)  # a process says what it does...
     logging.getLogger("httpx").setLevel(logging.WARNING)  # ...without a line per outgoing request
+    from sync.settings import load_settings
+
     try:
         run(load_settings())
     except ValueError as exc:  # pydantic's ValidationError and Tally's setting checks are ValueErrors
@@ -107,6 +108,8 @@ UNCHECKED = {"sandbox", "demo", "doctor"}  # they configure themselves, or repor
 
 def preflight(command: str, needs: tuple[str, ...]) -> None:
     """Stop before anything is opened when settings are missing or invalid: list them all, exit 2."""
+    from sync.config_check import problems
+
     found = problems(("settings", *needs))
     if not found:
         return

@@ -1,7 +1,10 @@
 """``tally payments | credits | mirror | actions | approve | reject | undo``: the proposed fixes, and deciding them.
 
-The CLI acts as a named operator (``TALLY_OPERATOR``, default the login name, audited as ``cli:<name>``);
-it may approve when that name is listed in ``TALLY_APPROVERS`` (as ``name`` or ``cli:name``).
+The CLI acts as the person at the terminal: the OS login (asked of the system by uid, never an environment
+variable), mapped to a Slack user by ``TALLY_OPERATORS=ana:U0ANA``. That person may approve when their Slack id is
+in ``TALLY_APPROVERS``; their approvals in Slack and here count once. A login mapped to nobody may approve only when
+``TALLY_APPROVERS`` lists the login itself (``ana`` or ``cli:ana``), and such an approval never counts toward dual
+approval (``sync.people``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sync.actions import GROUPS, ActionNotFoundError, approver_check, execute, l
 from sync.actions import approve as approve_action
 from sync.actions import reject as reject_action
 from sync.models import Action
+from sync.people import Actor, terminal_actor
 from sync.reconcile.text import money
 from sync.settings import Settings, load_settings
 from sync.wiring import clients, open_engine
@@ -31,8 +35,13 @@ KINDS = GROUPS
 
 
 def operator_check(settings: Settings) -> Callable[[str], bool]:
-    """Approvers for the CLI: the configured ids, with ``name`` and ``cli:name`` meaning the same operator."""
+    """Approvers for the CLI: the configured ids, with ``name`` and ``cli:name`` meaning the same unmapped login."""
     return approver_check(settings, extra={f"cli:{name.removeprefix('cli:')}" for name in settings.approvers})
+
+
+def operator(settings: Settings) -> Actor:
+    """The person at this terminal (``sync.people``)."""
+    return terminal_actor(settings.operators)
 
 
 def actions_table(rows: Sequence[Action], *, title: str) -> Table:
@@ -57,7 +66,7 @@ def _decide_and_run(settings: Settings, engine: Engine, ids: Sequence[int]) -> i
     refused = 0
     with stop_on_api_errors("Fixing"), clients(settings, engine) as both:
         for action_id in ids:
-            outcome = approve_action(engine, action_id, approver=settings.operator, is_approver=is_approver)
+            outcome = approve_action(engine, action_id, approver=operator(settings), is_approver=is_approver)
             console.print(f"#{action_id}: {outcome.message}")
             refused += 0 if outcome.changed or outcome.ready else 1
             if outcome.ready:
@@ -206,7 +215,7 @@ def reject(
     engine = open_engine(settings)
     try:
         outcome = reject_action(
-            engine, action_id, actor=settings.operator, reason=reason, is_approver=operator_check(settings)
+            engine, action_id, actor=operator(settings), reason=reason, is_approver=operator_check(settings)
         )
     except ActionNotFoundError as exc:
         err.print(exc.sentence)
@@ -221,7 +230,7 @@ def undo(fix_id: Annotated[int, typer.Argument(help="the number of a fix Tally c
     settings = load_settings()
     engine = open_engine(settings)
     try:
-        offer = offer_undo(engine, fix_id, settings=settings, actor=settings.operator)
+        offer = offer_undo(engine, fix_id, settings=settings, actor=operator(settings).key)
     except ActionNotFoundError as exc:
         err.print(exc.sentence)
         raise typer.Exit(2) from exc
@@ -231,9 +240,3 @@ def undo(fix_id: Annotated[int, typer.Argument(help="the number of a fix Tally c
     console.print(offer.sentence)
     if offer.action.status == "proposed":
         console.print(f"Approve it with: tally approve {offer.action.id}   (or reject: tally reject {offer.action.id})")
-
-
-def register(app: typer.Typer) -> None:
-    """Add these commands to ``app``."""
-    for command in (payments, credits, mirror, actions, approve, reject, undo):
-        app.command()(command)

@@ -429,9 +429,3 @@ def findings_table(lines: list[Line], *, title: str) -> Table:
     for line in lines:
         table.add_row(*line)
     return table
-
-
-def register(app: typer.Typer) -> None:
-    """Add these commands to ``app``."""
-    for command in (check, findings, explain, ar, history):
-        app.command()(command)

@@ -8,11 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli import actions as cli_actions
-from bot.cli import check as cli_check
-from bot.cli import views
 from bot.cli.progress import SyncProgress
-from bot.cli.qbo import qbo_app
 from bot.cli.support import stop_on_api_errors
 from sync.cache import SyncReport, run_sync
 from sync.settings import load_settings
@@ -47,13 +43,3 @@ def report_table(report: SyncReport) -> Table:
     for name, part in report.streams.items():
         table.add_row(name, str(part.created), str(part.updated), str(part.deleted))
     return table
-
-
-def register(app: typer.Typer) -> None:
-    """Add the core commands to ``app``."""
-    app.add_typer(db_app, name="db")
-    app.add_typer(qbo_app, name="qbo")
-    cli_check.register(app)
-    cli_actions.register(app)
-    app.command("sync")(sync)
-    views.register(app)

@@ -83,9 +83,3 @@ def digest(
     client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
     posted = post_digest(settings=settings, engine=engine, client=client, now=now, force=True)
     typer.echo(f"Posted the digest to {settings.channel} ({len(posted)} messages)." if posted else "Already posting.")
-
-
-def register(app: typer.Typer) -> None:
-    """Add these commands to ``app``."""
-    app.command()(status)
-    app.command()(digest)

@@ -19,11 +19,12 @@ from bot.slack.blocks.common import (
     clip,
     context,
     divider,
+    escape,
     header,
     money,
     section,
 )
-from bot.slack.blocks.findings import title
+from bot.slack.blocks.findings import mention_users, title, who
 
 ZERO = Decimal("0.00")
 LIST_LINES = 25  # lines shown per list before "…and N more": a digest is read over coffee, not audited
@@ -149,11 +150,6 @@ class Digest:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def who(actor: str) -> str:
-    """A Slack user as a mention; ``scheduler``, ``cli:ana`` and the like as words."""
-    return f"<@{actor}>" if actor[:1] in ("U", "W") and actor.isalnum() else actor
-
-
 def pack(lines: Sequence[str], *, limit: int = SECTION_TEXT) -> list[Block]:
     """Sections holding ``lines`` in order, each within ``limit`` characters (an over-long line is clipped)."""
     blocks: list[Block] = []
@@ -193,12 +189,15 @@ def activity_blocks(digest: Digest) -> list[Block]:
             lines.append(f"• {words}: {len(done)} ({money(total)})")
     blocks = [section(f"*Yesterday, {digest.day:%a %d %b}*"), *pack(lines)]
     if act.fixes:
-        fixes = [f"• {fix.description} — approved by {_names(fix.approvers)}" for fix in act.fixes]
+        fixes = [f"• {escape(fix.description)} — approved by {_names(fix.approvers)}" for fix in act.fixes]
         blocks += pack(["*Fixes carried out*", *capped(fixes)])
     if act.decisions:
         blocks += pack(["*Who approved what*", *capped([_decision(d) for d in act.decisions])])
     if act.failed:
-        failed = [f"• :x: {fix.description}: {fix.result or 'see the audit trail'}" for fix in act.failed]
+        failed = [
+            f"• :x: {escape(fix.description)}: {mention_users(fix.result) or 'see the audit trail'}"
+            for fix in act.failed
+        ]
         blocks += pack(["*Fixes that failed*", *capped(failed)])
     return blocks
 
@@ -210,8 +209,8 @@ def _names(actors: Sequence[str]) -> str:
 def _decision(decision: Decision) -> str:
     verb = {"approved": "approved", "auto_approved": "auto-approved (policy)", "rejected": "rejected"}
     line = f"• {who(decision.actor)} {verb.get(decision.verb, decision.verb)} fix {decision.action_id}: "
-    line += f"{decision.description} ({money(decision.amount)})"
-    return line + (f" — {decision.detail}" if decision.detail and decision.verb == "rejected" else "")
+    line += f"{escape(decision.description)} ({money(decision.amount)})"
+    return line + (f" — {mention_users(decision.detail)}" if decision.detail and decision.verb == "rejected" else "")
 
 
 def findings_blocks(digest: Digest) -> list[Block]:
@@ -247,7 +246,7 @@ def _gap(gap: CustomerGap) -> str:
         parts.append(f"awaiting sync {money(gap.pending)}")
     if gap.unexplained:
         parts.append(f"unexplained {money(gap.unexplained)}")
-    return f"• {gap.name}: {money(gap.difference)}" + (f" — {', '.join(parts)}" if parts else "")
+    return f"• {escape(gap.name)}: {money(gap.difference)}" + (f" — {', '.join(parts)}" if parts else "")
 
 
 def pending_blocks(digest: Digest) -> list[Block]:
@@ -258,7 +257,7 @@ def pending_blocks(digest: Digest) -> list[Block]:
     lines = [f"*Pending approvals: {len(digest.pending)}* ({money(total)})"]
     lines += capped(
         [
-            f"• Fix {item.action_id}: {item.description} ({money(item.amount)}) — {item.approvals} of "
+            f"• Fix {item.action_id}: {escape(item.description)} ({money(item.amount)}) — {item.approvals} of "
             f"{item.needed} approvals, waiting since {_local(item.since, digest.zone)}"
             for item in digest.pending
         ]
@@ -276,7 +275,7 @@ def health_blocks(digest: Digest) -> list[Block]:
     lines.append(f"• QuickBooks: {health.qbo_sentence}")
     if health.api_errors:
         lines.append(f"• API errors yesterday: {len(health.api_errors)}")
-        lines += capped([f"   – {error}" for error in health.api_errors], limit=5, more="more errors")
+        lines += capped([f"   – {escape(error)}" for error in health.api_errors], limit=5, more="more errors")
     else:
         lines.append("• API errors yesterday: none")
     return pack(lines)

@@ -1,7 +1,9 @@
 """The ``web`` process: Slack over HTTP, the QuickBooks connect flow and webhooks, and ``/healthz``, under uvicorn.
 
-A QuickBooks webhook answers at once and asks ``BackgroundCheck`` for a check: one runs at a time, and changes
-arriving while it runs make it run once more afterwards (a burst of webhooks costs at most two checks).
+A QuickBooks webhook or a ConnectWise callback answers at once and hands what it names to
+``sync.notifications.Listener``: repeats are dropped, a burst coalesces (TALLY_REALTIME_QUIET / _MAX_WAIT) into one
+incremental check in a child process, one at a time. With TALLY_PUBLIC_URL set, the ConnectWise callback is
+registered on start (``sync.cw_callbacks.ensure_callback``, idempotent).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bot.processes.web import create_web
 from bot.slack.app import create_app
 from sync.crypto import SecretKeyError
 from sync.db import session_scope
+from sync.notifications import Listener
 from sync.qbo_auth import QBOAuth
 from sync.settings import Settings
 from sync.wiring import clients, open_engine
@@ -43,6 +46,7 @@ class Web:
     engine: Engine
     checks: BackgroundCheck
     auth: QBOAuth | None
+    listener: Listener
 
 
 def qbo_auth(settings: Settings, engine: Engine) -> QBOAuth | None:
@@ -70,12 +74,32 @@ def build_web(settings: Settings, *, engine: Engine | None = None) -> Web:
             log.info("QuickBooks says %s changed: checking", ", ".join(sorted(entities)))
             checks.request()
 
-    health = functools.partial(health_report, engine, auth, checks)
-    asgi = create_web(bolt, auth=auth, webhook_verifier=verifier, on_qbo_change=on_qbo_change, health=health)
-    return Web(asgi=asgi, bolt=bolt, engine=engine, checks=checks, auth=auth)
+    listener = Listener(
+        engine,
+        functools.partial(check_in_child, settings),
+        realm_id=settings.qbo_realm_id,
+        quiet=settings.realtime_quiet,
+        max_wait=settings.realtime_max_wait,
+        callback_rate=settings.callback_rate,
+    )
+    health = functools.partial(health_report, engine, auth, checks, listener)
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    asgi = create_web(
+        bolt,
+        signing_secret=secret,
+        auth=auth,
+        webhook_verifier=verifier,
+        on_qbo_change=on_qbo_change,
+        health=health,
+        on_qbo_payload=listener.qbo,
+        on_cw_callback=listener.cw,
+    )
+    return Web(asgi=asgi, bolt=bolt, engine=engine, checks=checks, auth=auth, listener=listener)
 
 
-def health_report(engine: Engine, auth: QBOAuth | None, checks: BackgroundCheck) -> dict[str, Any]:
+def health_report(
+    engine: Engine, auth: QBOAuth | None, checks: BackgroundCheck, listener: Listener | None = None
+) -> dict[str, Any]:
     """What ``/healthz`` says: ok when the database answers, with the last check and the QuickBooks state."""
     try:
         with session_scope(engine) as session:
@@ -86,7 +110,7 @@ def health_report(engine: Engine, auth: QBOAuth | None, checks: BackgroundCheck)
     report: dict[str, Any] = {
         "ok": True,
         "last_check": last.isoformat() if last else None,
-        "check_running": checks.busy,
+        "check_running": checks.busy or (listener is not None and listener.coalescer.busy),
         "qbo": "not_configured",
     }
     if auth is not None:
@@ -106,6 +130,7 @@ def run_web(settings: Settings, *, host: str, port: int) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stopped)
     uvicorn.Server(config).run()
+    web.listener.stop()
     settler.stop()
     web.engine.dispose()
 

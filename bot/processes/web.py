@@ -1,4 +1,5 @@
-"""The ``web`` process: one HTTP server for Slack, the QuickBooks OAuth callback, QuickBooks webhooks and health.
+"""The ``web`` process: one HTTP server for Slack, the QuickBooks OAuth callback, QuickBooks webhooks, ConnectWise
+callbacks (``/cw/callbacks``) and health.
 
 Bolt's Starlette adapter calls the blocking ``App.dispatch`` inside ``async def``, which would stall the event
 loop for every slow listener. Here dispatch runs in a worker thread (``anyio.to_thread``, with its own capacity
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from bot.processes.web_guard import MAX_WEBHOOK_BODY, Refused, SlackSignature, guarded_slack_body, read_capped, refusal
 from sync.qbo_auth import QBOAuth, QuickBooksAuthError
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 DISPATCH_THREADS = 64
 
 ChangeHandler = Callable[[set[str]], None]
+PayloadHandler = Callable[[Any], object]  # a verified QuickBooks webhook body, parsed
+CallbackHandler = Callable[[Any, "str | None", str], object]  # a ConnectWise callback body, its recordId, the caller
 
 
 def intuit_signature_valid(body: bytes, signature: str | None, verifier: str) -> bool:
@@ -58,16 +62,23 @@ def changed_entities(payload: Any) -> set[str]:
 def create_web(
     bolt: App,
     *,
+    signing_secret: str,
     auth: QBOAuth | None,
     webhook_verifier: str,
     on_qbo_change: ChangeHandler,
     health: Callable[[], dict[str, Any]] = lambda: {"ok": True},
+    on_qbo_payload: PayloadHandler | None = None,
+    on_cw_callback: CallbackHandler | None = None,
 ) -> Starlette:
-    """Build the ASGI app of the ``web`` process."""
+    """Build the ASGI app of the ``web`` process; Slack requests pass ``web_guard`` before Bolt sees them."""
+    signature = SlackSignature(signing_secret)  # refuses an empty secret
     limiter = anyio.CapacityLimiter(DISPATCH_THREADS)
 
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await guarded_slack_body(request, signature)
+        except Refused as refused:
+            return refusal(request, refused, what="Slack")
         bolt_request = to_bolt_request(request, body)
         bolt_response = await anyio.to_thread.run_sync(bolt.dispatch, bolt_request, limiter=limiter)
         return to_starlette_response(bolt_response)
@@ -88,16 +99,35 @@ def create_web(
         return PlainTextResponse(f"{health_now.sentence}\nYou can close this window and go back to Slack.")
 
     async def qbo_webhook(request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await read_capped(request, MAX_WEBHOOK_BODY)
+        except Refused as refused:
+            return refusal(request, refused, what="QuickBooks webhook")
         if not intuit_signature_valid(body, request.headers.get("intuit-signature"), webhook_verifier):
             log.warning("QuickBooks webhook with a bad or missing intuit-signature refused")
             return PlainTextResponse("invalid signature", status_code=401)
         try:
-            entities = changed_entities(json.loads(body))
+            payload = json.loads(body)
         except ValueError:
             return PlainTextResponse("not JSON", status_code=400)
         # Intuit wants an answer within 3 s: the check runs in the background.
-        await anyio.to_thread.run_sync(on_qbo_change, entities, limiter=limiter)
+        if on_qbo_payload is not None:
+            await anyio.to_thread.run_sync(on_qbo_payload, payload, limiter=limiter)
+        else:
+            await anyio.to_thread.run_sync(on_qbo_change, changed_entities(payload), limiter=limiter)
+        return Response(status_code=200)
+
+    async def cw_callback(request: Request) -> Response:
+        if on_cw_callback is None:
+            return PlainTextResponse("ConnectWise callbacks are not enabled here.", status_code=404)
+        body = await request.body()
+        try:
+            payload = json.loads(body) if body else {}
+        except ValueError:
+            payload = {}  # the record id in the URL is enough: the check re-reads it from the API
+        caller = request.client.host if request.client else "unknown"
+        record = request.query_params.get("recordId") or request.query_params.get("id")
+        await anyio.to_thread.run_sync(on_cw_callback, payload, record, caller, limiter=limiter)
         return Response(status_code=200)
 
     async def healthz(request: Request) -> Response:
@@ -109,6 +139,7 @@ def create_web(
         Route("/qbo/connect", qbo_connect, methods=["GET"]),
         Route("/qbo/callback", qbo_callback, methods=["GET"]),
         Route("/qbo/webhooks", qbo_webhook, methods=["POST"]),
+        Route("/cw/callbacks", cw_callback, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     )
     return Starlette(routes=list(routes))

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.connectwise import listing
+from sandbox.connectwise import listing, readings
 from sandbox.connectwise.errors import bad_request
 from sandbox.connectwise.records import Record
 from sandbox.connectwise.schema import COMPANY, INVOICE, PAYMENT, Resource
 from sandbox.connectwise.store import CWStore
+from sandbox.switches import Switches
 from sandbox.web import Request, Response
 
 ApiHandler = Callable[[Request], Response]
@@ -52,14 +53,23 @@ def body(request: Request) -> Any:
         raise bad_request("The request body is not valid JSON.") from None
 
 
-def page_response(request: Request, query: listing.Plan, page: listing.Page) -> Response:
-    """Render a list page with its ``Link`` header."""
-    items = listing.project(page.items, query.fields) if query.fields is not None else page.items
-    return Response.json(items, headers=[("Link", listing.link_header(request, query, page))])
+def page_response(
+    request: Request, query: listing.Plan, page: listing.Page, switches: Switches, *, drop: bool = False
+) -> Response:
+    """Render a list page with its ``Link`` header (in the switched style)."""
+    items = [readings.invoice(item, switches) for item in page.items]
+    if drop:
+        items = readings.drop_row(items, switches)
+    items = listing.project(items, query.fields) if query.fields is not None else items
+    link = listing.link_header(request, query, page, bare=switches.get("cw_link_style") == "bare")
+    return Response.json(items, headers=[("Link", link)])
 
 
-def one_response(request: Request, record: Record, resource: Resource, status: int = 200) -> Response:
+def one_response(
+    request: Request, record: Record, resource: Resource, switches: Switches, status: int = 200
+) -> Response:
     """Render one record, honouring ``fields``."""
+    record = readings.invoice(record, switches)
     plan = listing.plan(request, resource)
     if plan.fields is not None:
         record = listing.project([record], plan.fields)[0]
@@ -76,27 +86,30 @@ class _Invoices:
         self.store, self.actor = store, actor
 
     def index(self, request: Request) -> Response:
-        query = listing.plan(request, INVOICE)
+        query = listing.plan(request, INVOICE, forward_only_known=self.store.switches.get("cw_forward_only"))
         page = self.store.query_invoices(lambda ids, records: listing.select(query, ids, records))
-        return page_response(request, query, page)
+        return page_response(request, query, page, self.store.switches, drop=True)
 
     def count(self, request: Request) -> Response:
         query = listing.plan(request, INVOICE)
         return Response.json({"count": self.store.query_invoices(lambda ids, rs: listing.count(query, ids, rs))})
 
     def get(self, request: Request) -> Response:
-        return one_response(request, self.store.get_invoice(int(request.params["id"])), INVOICE)
+        return one_response(request, self.store.get_invoice(int(request.params["id"])), INVOICE, self.store.switches)
 
     def create(self, request: Request) -> Response:
-        return Response.json(self.store.create_invoice(body(request), updated_by=self.actor), status=201)
+        created = self.store.create_invoice(body(request), updated_by=self.actor)
+        return Response.json(readings.invoice(created, self.store.switches), status=201)
 
     def replace(self, request: Request) -> Response:
         invoice_id = int(request.params["id"])
-        return Response.json(self.store.replace_invoice(invoice_id, body(request), updated_by=self.actor))
+        replaced = self.store.replace_invoice(invoice_id, body(request), updated_by=self.actor)
+        return Response.json(readings.invoice(replaced, self.store.switches))
 
     def patch(self, request: Request) -> Response:
         invoice_id = int(request.params["id"])
-        return Response.json(self.store.patch_invoice(invoice_id, body(request), updated_by=self.actor))
+        patched = self.store.patch_invoice(invoice_id, body(request), updated_by=self.actor)
+        return Response.json(readings.invoice(patched, self.store.switches))
 
     def delete(self, request: Request) -> Response:
         self.store.delete_invoice(int(request.params["id"]))
@@ -108,14 +121,14 @@ class _Payments:
         self.store, self.actor = store, actor
 
     def index(self, request: Request) -> Response:
-        query = listing.plan(request, PAYMENT)
+        query = listing.plan(request, PAYMENT, forward_only_known=self.store.switches.get("cw_forward_only"))
         rows = self.store.payments(int(request.params["id"]))
         page = listing.select(query, [row["id"] for row in rows], {row["id"]: row for row in rows})
-        return page_response(request, query, page)
+        return page_response(request, query, page, self.store.switches)
 
     def get(self, request: Request) -> Response:
         row = self.store.get_payment(int(request.params["id"]), int(request.params["payment"]))
-        return one_response(request, row, PAYMENT)
+        return one_response(request, row, PAYMENT, self.store.switches)
 
     def create(self, request: Request) -> Response:
         row = self.store.create_payment(int(request.params["id"]), body(request), updated_by=self.actor)
@@ -132,16 +145,16 @@ class _Companies:
         self.store, self.actor = store, actor
 
     def index(self, request: Request) -> Response:
-        query = listing.plan(request, COMPANY)
+        query = listing.plan(request, COMPANY, forward_only_known=self.store.switches.get("cw_forward_only"))
         page = self.store.query_companies(lambda ids, records: listing.select(query, ids, records))
-        return page_response(request, query, page)
+        return page_response(request, query, page, self.store.switches, drop=True)
 
     def count(self, request: Request) -> Response:
         query = listing.plan(request, COMPANY)
         return Response.json({"count": self.store.query_companies(lambda ids, rs: listing.count(query, ids, rs))})
 
     def get(self, request: Request) -> Response:
-        return one_response(request, self.store.get_company(int(request.params["id"])), COMPANY)
+        return one_response(request, self.store.get_company(int(request.params["id"])), COMPANY, self.store.switches)
 
     def create(self, request: Request) -> Response:
         return Response.json(self.store.create_company(body(request), updated_by=self.actor), status=201)

@@ -50,9 +50,13 @@ class Page:
     more: bool
 
 
-def plan(request: Request, resource: Resource) -> Plan:
-    """Parse a list request's query (parameter names case-insensitive); raise ``CWError`` 400 on bad input."""
-    forward_only = (request.header("pagination-type") or "").strip().lower() == "forward-only"
+def plan(request: Request, resource: Resource, *, forward_only_known: bool = True) -> Plan:
+    """Parse a list request's query (parameter names case-insensitive); raise ``CWError`` 400 on bad input.
+
+    ``forward_only_known=False`` plays a codebase older than 2018.5, which ignores ``pagination-type``.
+    """
+    asked = (request.header("pagination-type") or "").strip().lower() == "forward-only"
+    forward_only = asked and forward_only_known
     order_by = (request.arg("orderBy", ignore_case=True) or "").strip()
     if forward_only and order_by:
         raise bad_request("orderBy is not supported with forward-only pagination; results are ordered by id.")
@@ -198,13 +202,21 @@ def _copy_path(source: Record, target: Record, path: tuple[str, ...]) -> None:
             _copy_path(value, child, rest)
 
 
-def link_header(request: Request, query: Plan, page: Page) -> str:
-    """Build the ``Link`` header value for a page (empty on the last forward-only page)."""
+def link_header(request: Request, query: Plan, page: Page, *, bare: bool = False) -> str:
+    """Build the ``Link`` header value for a page (empty on the last forward-only page).
+
+    ``bare`` sends only the next page's ``<url>``, no ``rel`` (empty on the last page): the reading of the
+    header that ConnectWiseManageAPI's ``Invoke-CWMAllResult.ps1`` tolerates by splitting on ``;``
+    (https://github.com/christaylorcodes/ConnectWiseManageAPI) [U: whether any codebase sends it so].
+    """
     if query.forward_only:
         if not page.more:
             return ""
-        return f'<{_url(request, query.page_size, "pageId", page.items[-1]["id"])}>; rel="next"'
+        url = _url(request, query.page_size, "pageId", page.items[-1]["id"])
+        return f"<{url}>" if bare else f'<{url}>; rel="next"'
     pages = max(1, -(-page.total // query.page_size))
+    if bare:
+        return f"<{_url(request, query.page_size, 'page', query.page + 1)}>" if query.page < pages else ""
     links: list[tuple[str, int]] = [("first", 1)]
     if query.page > 1:
         links.append(("prev", min(query.page - 1, pages)))

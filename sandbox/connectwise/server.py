@@ -17,6 +17,7 @@ from sandbox.clock import Clock
 from sandbox.connectwise.errors import CWError
 from sandbox.connectwise.handlers import ApiHandler, routes
 from sandbox.connectwise.store import CWStore
+from sandbox.switches import switches_admin
 from sandbox.web import Faults, Handler, Request, Response, Router, SandboxServer
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,12 @@ class ConnectWiseService:
 
     def after(self, request: Request) -> None:
         """Nothing to do after a request."""
+
+    def admin(self, name: str, request: Request) -> Response | None:
+        """Serve ``/_sandbox/switches`` (GET: the values; POST: set some, see ``sandbox/switches.py``)."""
+        if name != "switches":
+            return None
+        return switches_admin(self.store.switches, request)
 
     # -- routes --------------------------------------------------------------------------------------------
     def _company_info(self, request: Request) -> Response:

@@ -26,6 +26,7 @@ from sandbox.connectwise.records import (
 )
 from sandbox.connectwise.schema import COMPANY, INVOICE, PAYMENT
 from sandbox.connectwise.values import format_time
+from sandbox.switches import Switches, cw_switches
 
 T = TypeVar("T")
 Query = Callable[[Sequence[int], Mapping[int, Record]], T]
@@ -34,8 +35,9 @@ Query = Callable[[Sequence[int], Mapping[int, Record]], T]
 class CWStore:
     """Thread-safe in-memory ConnectWise data; methods raise ``CWError`` as the API would answer."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, switches: Switches | None = None) -> None:
         self.clock = clock
+        self.switches = switches or cw_switches()
         self.lock = threading.RLock()
         self._companies: dict[int, Record] = {}
         self._company_ids: list[int] = []
@@ -213,18 +215,26 @@ class CWStore:
             "enteredBy": entered.get("enteredBy", updated_by),
         }
 
-    def _save(self, record: Record, at: datetime | None, updated_by: str) -> Record:
+    def _save(self, record: Record, at: datetime | None, updated_by: str, *, stamp: bool = True) -> Record:
         saved = self._ledger.derive(record)
         previous = self._invoices.get(saved["id"])
-        saved["_info"] = self._stamp(at, updated_by, None if previous is None else previous["_info"])
+        if stamp or previous is None:
+            saved["_info"] = self._stamp(at, updated_by, None if previous is None else previous["_info"])
+        else:
+            saved["_info"] = dict(previous["_info"])
         self._invoices[saved["id"]] = saved
         return saved
 
     def _touch(self, row: Record, at: datetime | None, updated_by: str) -> None:
-        """Re-derive and re-stamp the invoices a payment row changed (its invoice and its credit memo)."""
+        """Re-derive and re-stamp the invoices a payment row changed (its invoice and its credit memo).
+
+        Whether ConnectWise moves ``lastUpdated`` here is unverified [U]; ``cw_payments_touch_last_updated``
+        (``sandbox/switches.py``) plays either reading; the amounts are re-derived under both.
+        """
+        stamp = bool(self.switches.get("cw_payments_touch_last_updated"))
         for invoice_id in (row["invoiceId"], row["creditId"]):
             if invoice_id is not None:
-                self._save(self._invoices[invoice_id], at, updated_by)
+                self._save(self._invoices[invoice_id], at, updated_by, stamp=stamp)
 
     def _update(self, old: Record, body: Record, at: datetime | None, updated_by: str) -> Record:
         built = build_invoice(body, self._lookup_company, format_time(at or self.clock.now()))

@@ -14,6 +14,7 @@ from sandbox.quickbooks.faults import QBOFault, invalid_value, required, unsuppo
 from sandbox.quickbooks.query import parse
 from sandbox.quickbooks.store import QBOCompany
 from sandbox.quickbooks.values import parse_datetime
+from sandbox.switches import Switches
 
 CDC_WINDOW = timedelta(days=30)
 CDC_LIMIT = 1000
@@ -43,11 +44,26 @@ def company_info(company: QBOCompany) -> dict[str, Any]:
     }
 
 
-def write(company: QBOCompany, entity: str, body: Any, *, operation: str | None, include: str | None) -> dict[str, Any]:
-    """Answer ``POST /{entity}`` as create, update, sparse update, delete or void."""
+def write(
+    company: QBOCompany,
+    entity: str,
+    body: Any,
+    *,
+    operation: str | None,
+    include: str | None,
+    custom_numbers: bool = True,
+) -> dict[str, Any]:
+    """Answer ``POST /{entity}`` as create, update, sparse update, delete or void.
+
+    ``custom_numbers=False`` plays a company with "Custom transaction numbers" off: a created invoice or credit
+    memo is numbered by QuickBooks whatever ``DocNumber`` it was sent with [I: research on
+    ``Preferences.SalesFormsPrefs.CustomTxnNumbers``; whether QBO refuses or overrides is unverified].
+    """
     name = company.canonical(entity)
     if not isinstance(body, dict):
         raise invalid_value(name, "request body is not a JSON object")
+    if not custom_numbers and name in ("Invoice", "CreditMemo") and body.get("Id") in (None, ""):
+        body = {key: value for key, value in body.items() if key != "DocNumber"}
     includes = {part.strip().lower() for part in (include or "").split(",") if part.strip()}
     allow_dup = "allowduplicatedocnum" in includes
     op = (operation or "").lower()
@@ -65,15 +81,58 @@ def write(company: QBOCompany, entity: str, body: Any, *, operation: str | None,
     return {name: result}
 
 
-def query(company: QBOCompany, runner: QueryRunner, text: str | None) -> dict[str, Any]:
-    """Answer ``/query``."""
+def query(company: QBOCompany, runner: QueryRunner, text: str | None, drop_row: int = 0) -> dict[str, Any]:
+    """Answer ``/query``; ``drop_row`` > 0 leaves out that (1-based) row of the page (``qbo_drop_row`` switch)."""
     if not text or not text.strip():
         raise required("query")
-    return {"QueryResponse": runner.run(company, parse(text))}
+    answer = runner.run(company, parse(text))
+    if drop_row > 0:
+        for key, rows in list(answer.items()):
+            if isinstance(rows, list) and len(rows) >= drop_row:
+                answer = {**answer, key: rows[: drop_row - 1] + rows[drop_row:]}
+    return {"QueryResponse": answer}
 
 
-def cdc(company: QBOCompany, entities: str | None, changed_since: str | None, now: datetime) -> dict[str, Any]:
-    """Answer ``/cdc?entities=...&changedSince=...``."""
+def preferences(company: QBOCompany, switches: Switches) -> dict[str, Any]:
+    """Answer ``GET /preferences`` with the parts Tally reads, as the switches set them for this company.
+
+    Field names follow Intuit's Preferences entity (https://developer.intuit.com/app/developer/qbo/docs/api/
+    accounting/all-entities/preferences): ``SalesFormsPrefs.CustomTxnNumbers``, ``CurrencyPrefs.
+    MultiCurrencyEnabled``/``HomeCurrency``, ``TaxPrefs.UsingSalesTax``. The rest of the entity is left out [I].
+    """
+    realm = company.realm_id
+    return {
+        "Preferences": {
+            "Id": "1",
+            "SyncToken": "0",
+            "domain": "QBO",
+            "sparse": False,
+            "SalesFormsPrefs": {
+                "CustomTxnNumbers": bool(switches.get("qbo_custom_txn_numbers", realm)),
+                "AllowDeposit": False,
+                "AllowDiscount": True,
+                "AutoApplyCredit": True,
+            },
+            "CurrencyPrefs": {
+                "MultiCurrencyEnabled": bool(switches.get("qbo_multicurrency", realm)),
+                "HomeCurrency": {"value": "USD"},
+            },
+            "TaxPrefs": {"UsingSalesTax": bool(switches.get("qbo_sales_tax", realm))},
+            "MetaData": {"CreateTime": "2024-01-01T00:00:00-08:00", "LastUpdatedTime": "2024-01-01T00:00:00-08:00"},
+        }
+    }
+
+
+def cdc(
+    company: QBOCompany, entities: str | None, changed_since: str | None, now: datetime, cap: int = CDC_LIMIT
+) -> dict[str, Any]:
+    """Answer ``/cdc?entities=...&changedSince=...`` with at most ``cap`` objects in all.
+
+    Intuit caps a whole CDC answer, not each entity, at 1,000 objects ("The maximum number of entities that can be
+    returned in a response is 1000", https://developer.intuit.com/app/developer/qbo/docs/learn/
+    explore-the-quickbooks-online-api/change-data-capture). Which objects survive the cut is not said [U]: the
+    sandbox keeps the oldest; a client must not rely on that.
+    """
     if not entities:
         raise required("entities")
     if not changed_since:
@@ -97,7 +156,7 @@ def cdc(company: QBOCompany, entities: str | None, changed_since: str | None, no
             "Unsupported Operation",
             f"Operation cdc with changedSince date {changed_since} which is older than fixed days is not supported.",
         )
-    changed = company.changes(names, since, CDC_LIMIT)
+    changed = company.changes(names, since, cap)
     blocks: list[dict[str, Any]] = []
     for name in names:
         rows = changed[name]

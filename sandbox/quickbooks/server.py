@@ -4,13 +4,17 @@ Routes under ``/v3/company/{realmId}``::
 
     GET  /query?query=...        POST /query (application/text body)
     GET  /cdc?entities=...&changedSince=...
+    GET  /preferences
     POST /batch
     GET  /{entity}/{id}
     POST /{entity}[?operation=delete|void|update&include=void|allowduplicatedocnum]
 
 plus the OAuth endpoints (``oauth.py``). Every response carries ``intuit_tid``. Admin calls
-(``/_sandbox/...``): ``issue-refresh-token``, ``throttle-body`` ``{"xml": bool}``, ``expire-access-tokens``,
-``auth-fault-body`` ``{"lowercase": bool}``.
+(``/_sandbox/...``): ``switches`` (``sandbox/switches.py``),
+``issue-refresh-token``, ``throttle-body`` ``{"xml": bool}``, ``expire-access-tokens``,
+``auth-fault-body`` ``{"lowercase": bool}``, ``webhooks`` (GET: the configuration and every delivery; POST
+``{"url", "verifier", "format": "legacy"|"cloudevents", "delay_seconds", "retry_seconds", "duplicate",
+"out_of_order"}``, see ``webhooks.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from sandbox.quickbooks.guards import InFlight, ReplayCache
 from sandbox.quickbooks.oauth import OAuthProvider, QBOApp
 from sandbox.quickbooks.store import QBOCompany, QBOStore
 from sandbox.quickbooks.values import response_time
+from sandbox.quickbooks.webhooks import Change, Webhooks
+from sandbox.switches import switches_admin
 from sandbox.web import ADMIN_PREFIX, Faults, Request, Response, Router, SandboxServer
 
 log = logging.getLogger(__name__)
@@ -69,12 +75,15 @@ class QuickBooksService:
         self.router = Router(ignore_case=True)
         self.oauth.register(self.router)
         self._routes()
+        self.webhooks = Webhooks()
+        store.on_change = lambda *change: self.webhooks.changed(Change(*change))
 
     def _routes(self) -> None:
         add = self.router.add
-        add("GET", f"{_PREFIX}/query", self._api(lambda r, c: api.query(c, self.queries, r.arg("query"))))
-        add("POST", f"{_PREFIX}/query", self._api(lambda r, c: api.query(c, self.queries, _text(r) or r.arg("query"))))
+        add("GET", f"{_PREFIX}/query", self._api(lambda r, c: self._query(c, r.arg("query"))))
+        add("POST", f"{_PREFIX}/query", self._api(lambda r, c: self._query(c, _text(r) or r.arg("query"))))
         add("GET", f"{_PREFIX}/cdc", self._api(self._cdc))
+        add("GET", f"{_PREFIX}/preferences", self._api(lambda r, c: api.preferences(c, self.store.switches)))
         add("POST", f"{_PREFIX}/batch", self._api(lambda r, c: api.batch(c, self.queries, _json(r))))
         add("GET", f"{_PREFIX}/(?P<entity>[A-Za-z]+)/(?P<id>[^/]+)", self._api(self._read))
         add("POST", f"{_PREFIX}/(?P<entity>[A-Za-z]+)", self._api(self._write))
@@ -84,15 +93,28 @@ class QuickBooksService:
         return self.oauth.issue_refresh_token()
 
     # -- operations ---------------------------------------------------------------------------------------
+    def _query(self, company: QBOCompany, text: str | None) -> dict[str, Any]:
+        drop = int(self.store.switches.get("qbo_drop_row", company.realm_id))
+        return api.query(company, self.queries, text, drop_row=drop)
+
     def _read(self, request: Request, company: QBOCompany) -> dict[str, Any]:
         return api.read(company, request.params["entity"], request.params["id"])
 
     def _write(self, request: Request, company: QBOCompany) -> dict[str, Any]:
         operation, include = request.arg("operation"), request.arg("include")
-        return api.write(company, request.params["entity"], _json(request), operation=operation, include=include)
+        custom = bool(self.store.switches.get("qbo_custom_txn_numbers", company.realm_id))
+        return api.write(
+            company,
+            request.params["entity"],
+            _json(request),
+            operation=operation,
+            include=include,
+            custom_numbers=custom,
+        )
 
     def _cdc(self, request: Request, company: QBOCompany) -> dict[str, Any]:
-        return api.cdc(company, request.arg("entities"), request.arg("changedSince"), self.clock.now())
+        cap = int(self.store.switches.get("qbo_cdc_cap", company.realm_id))
+        return api.cdc(company, request.arg("entities"), request.arg("changedSince"), self.clock.now(), cap)
 
     def _api(self, operation: Operation) -> Callable[[Request], Response]:
         def handle(request: Request) -> Response:
@@ -197,8 +219,14 @@ class QuickBooksService:
         """Nothing to do after a request."""
         return None
 
+    def close(self) -> None:
+        """Stop sending webhooks."""
+        self.webhooks.pusher.stop()
+
     def admin(self, name: str, request: Request) -> Response | None:
         """Serve the QuickBooks-specific ``/_sandbox/<name>`` calls."""
+        if name == "switches":
+            return switches_admin(self.store.switches, request)
         body = _admin_body(request)
         if name == "issue-refresh-token" and request.method == "POST":
             realm = str(body.get("realm_id") or self.app.realm_id)
@@ -211,6 +239,10 @@ class QuickBooksService:
             if request.method == "POST":
                 self.lowercase_auth_fault = bool(body.get("lowercase", False))
             return Response.json({"lowercase": self.lowercase_auth_fault})
+        if name == "webhooks":
+            if request.method == "POST":
+                self.webhooks.configure(body)
+            return Response.json({**self.webhooks.config.snapshot(), "deliveries": self.webhooks.pusher.snapshot()})
         if name == "expire-access-tokens" and request.method == "POST":
             return Response.json({"expired": self.oauth.expire_access_tokens()})
         return None

@@ -8,7 +8,9 @@ stays fast.
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +28,7 @@ from sandbox.quickbooks.faults import (
 )
 from sandbox.quickbooks.lines import zero_lines
 from sandbox.quickbooks.values import ZERO, company_date, ref_value
+from sandbox.switches import Switches, qbo_switches
 
 
 class QBOCompany(Catalog):
@@ -34,6 +37,12 @@ class QBOCompany(Catalog):
     def __init__(self, realm_id: str, clock: Clock) -> None:
         super().__init__(realm_id, clock)
         self.engine = PaymentEngine(self.rows)
+        self.on_change: Callable[[str, str, str, str], None] | None = None  # (entity, id, operation, lastUpdated)
+
+    def _changed(self, entity: str, doc: dict[str, Any], operation: str) -> None:
+        """Tell the webhook emitter about a change a client made (derived rewrites are not announced)."""
+        if self.on_change is not None:
+            self.on_change(entity, doc["Id"], operation, doc["MetaData"]["LastUpdatedTime"])
 
     # -- public write API ---------------------------------------------------------------------------------
     def create(
@@ -58,6 +67,7 @@ class QBOCompany(Catalog):
                 doc["SyncToken"] = "0"
                 self.write(entity, self._derive(entity, doc), moment)
             self.flush(moment)
+            self._changed(entity, doc, "Create")
             return self.clone(doc)
 
     def update(
@@ -86,6 +96,7 @@ class QBOCompany(Catalog):
                 doc["Id"], doc["SyncToken"] = current["Id"], current["SyncToken"]
                 self.write(entity, self._derive(entity, doc), moment, old=current)
             self.flush(moment)
+            self._changed(entity, doc, "Update")
             return self.clone(doc)
 
     def delete(self, entity: str, body: dict[str, Any], *, at: datetime | None = None) -> dict[str, Any]:
@@ -102,6 +113,7 @@ class QBOCompany(Catalog):
                 raise business("You must unlink any linked transactions before deleting this transaction.")  # [V]
             self.tombstone(entity, current, moment)
             self.flush(moment)
+            self._changed(entity, self.deleted[entity][current["Id"]], "Delete")
             return {"status": "Deleted", "domain": "QBO", "Id": current["Id"]}
 
     def void(self, entity: str, body: dict[str, Any], *, at: datetime | None = None) -> dict[str, Any]:
@@ -120,6 +132,7 @@ class QBOCompany(Catalog):
             else:
                 doc = self._void_invoice(current, moment)
             self.flush(moment)
+            self._changed(entity, doc, "Void")
             return self.clone(doc)
 
     # -- payments -----------------------------------------------------------------------------------------
@@ -226,10 +239,12 @@ class QBOCompany(Catalog):
 class QBOStore:
     """All companies of the sandbox, created on first use."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, switches: Switches | None = None) -> None:
         self.clock = clock
+        self.switches = switches or qbo_switches()  # the readings this sandbox plays, per company
         self._companies: dict[str, QBOCompany] = {}
         self._lock = threading.Lock()
+        self.on_change: Callable[[str, str, str, str, str], None] | None = None  # (realm, entity, id, op, updated)
 
     def company(self, realm_id: str) -> QBOCompany:
         """Return the company for ``realm_id``, creating it (with default items and accounts) if new."""
@@ -237,7 +252,12 @@ class QBOStore:
             found = self._companies.get(realm_id)
             if found is None:
                 found = self._companies[realm_id] = QBOCompany(realm_id, self.clock)
+                found.on_change = functools.partial(self._changed, realm_id)
             return found
+
+    def _changed(self, realm_id: str, entity: str, entity_id: str, operation: str, updated: str) -> None:
+        if self.on_change is not None:
+            self.on_change(realm_id, entity, entity_id, operation, updated)
 
     def realms(self) -> list[str]:
         """Return the realm ids of the companies created so far."""

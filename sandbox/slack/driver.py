@@ -89,9 +89,17 @@ class SlackDriver:
         secret: str | None = None,
     ) -> httpx.Response:
         """Run a slash command; an ack body the app answers with is shown in the store as Slack would show it."""
+        form = self.command_form(text, user=user, channel=channel, command=command)
+        response = self._post(urlencode(form), timestamp=timestamp, secret=secret)
+        if response.status_code == 200 and response.content:
+            self.store.record_ack(user, form["channel_id"], _ack_payload(response))
+        return response
+
+    def command_form(self, text: str, *, user: str, channel: str, command: str) -> dict[str, str]:
+        """The fields Slack sends for a slash command (a form over HTTP, the envelope's payload in Socket Mode)."""
         workspace = self.workspace
         channel_id = self.store.channel_id(channel)
-        form = {
+        return {
             "token": workspace.verification_token,
             "team_id": workspace.team_id,
             "team_domain": workspace.team_domain,
@@ -106,23 +114,23 @@ class SlackDriver:
             "response_url": self.store.mint_response_url(self.server.url, user=user, channel=channel_id),
             "trigger_id": self.store.issue_trigger(user),
         }
-        response = self._post(urlencode(form), timestamp=timestamp, secret=secret)
-        if response.status_code == 200 and response.content:
-            self.store.record_ack(user, channel_id, _ack_payload(response))
-        return response
 
     def click(
         self, message: Message, action_id: str, *, user: str = "U0ANA", value: str | None = None
     ) -> httpx.Response:
         """Click button ``action_id`` in ``message`` as it looks now in the store; raise ``LookupError`` if absent."""
+        payload = self.click_payload(message, action_id, user=user, value=value)
+        return self._post(urlencode({"payload": json.dumps(payload)}))
+
+    def click_payload(self, message: Message, action_id: str, *, user: str, value: str | None) -> dict[str, Any]:
+        """The ``block_actions`` payload of a click on a button ``user`` can see now; ``LookupError`` if absent."""
         current = self.store.message(message["channel"], message["ts"])
         if current is None:
             raise LookupError(f"message {message['ts']} in {message['channel']} is not (or no longer) shown")
         if current.get("is_ephemeral") and current.get("recipient") != user:
             raise LookupError(f"{user} cannot see ephemeral message {message['ts']}")
         block_id, button = find_button(current, action_id)
-        payload = self._block_actions(current, block_id, button, user=user, value=value)
-        return self._post(urlencode({"payload": json.dumps(payload)}))
+        return self._block_actions(current, block_id, button, user=user, value=value)
 
     def submit_view(
         self, view: dict[str, Any], values: dict[str, dict[str, str]], *, user: str | None = None
@@ -248,3 +256,53 @@ def _ack_payload(response: httpx.Response) -> dict[str, Any]:
             return {"text": text}
         return parsed if isinstance(parsed, dict) else {"text": text}
     return {"text": text}
+
+
+class SocketModeDriver:
+    """Slack's side towards an app connected over Socket Mode: the same commands and clicks, sent as envelopes.
+
+    The payloads are the HTTP driver's (a slash command's fields, a click's ``block_actions``); the ack's payload
+    is what the HTTP app would have answered, and is shown in the store the same way.
+    """
+
+    def __init__(self, server: SandboxServer, *, workspace: SlackWorkspace | None = None) -> None:
+        self.payloads = SlackDriver(server.url, server=server, workspace=workspace)
+        service = server.service
+        assert isinstance(service, SlackService)  # SlackDriver checked it
+        self.hub = service.socket_mode
+        self.store = self.payloads.store
+        self.wait_for = self.payloads.wait_for
+        self.wait_for_calls = self.payloads.wait_for_calls
+
+    def close(self) -> None:
+        """Close the payload builder's HTTP client."""
+        self.payloads.close()
+
+    def __enter__(self) -> SocketModeDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def command(
+        self,
+        text: str,
+        *,
+        user: str = "U0ANA",
+        channel: str = "C0FINANCE",
+        command: str = "/tally",
+        connect_wait: float = 10.0,
+    ) -> dict[str, Any]:
+        """Run a slash command over the WebSocket; return the ack's payload (``NoAck``/``NotConnected`` if none)."""
+        form = self.payloads.command_form(text, user=user, channel=channel, command=command)
+        answer = self.hub.deliver("slash_commands", form, accepts_response_payload=True, connect_wait=connect_wait)
+        if answer:
+            self.store.record_ack(user, form["channel_id"], answer)
+        return answer
+
+    def click(
+        self, message: Message, action_id: str, *, user: str = "U0ANA", value: str | None = None
+    ) -> dict[str, Any]:
+        """Click a button the app posted, over the WebSocket; return the ack's payload."""
+        payload = self.payloads.click_payload(message, action_id, user=user, value=value)
+        return self.hub.deliver("interactive", payload, accepts_response_payload=False, connect_wait=10.0)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from typing import Any
+import socket
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs
 
 from sandbox.clock import Clock
 from sandbox.slack.errors import SlackError
 from sandbox.slack.methods import METHODS
+from sandbox.slack.socket_mode import SocketModeHub
 from sandbox.slack.store import SlackStore, SlackWorkspace
 from sandbox.web import Faults, Request, Response, Router, SandboxServer
 
@@ -54,6 +56,7 @@ class SlackService:
 
     def __init__(self, store: SlackStore) -> None:
         self.store = store
+        self.socket_mode = SocketModeHub(store.workspace.app_id)
         self.router = Router()
         for verb in ("GET", "POST"):
             self.router.add(verb, r"/api/(?P<method>[A-Za-z0-9_.]+)", self._api)
@@ -87,6 +90,14 @@ class SlackService:
     def after(self, request: Request) -> None:
         """Nothing to do after a request."""
 
+    def upgrade(self, request: Request, sock: socket.socket, rfile: BinaryIO, wfile: BinaryIO) -> None:
+        """A WebSocket handshake: Socket Mode's ``/link/`` (``socket_mode.py``)."""
+        self.socket_mode.upgrade(request, sock, rfile, wfile)
+
+    def close(self) -> None:
+        """The server is stopping: close the Socket Mode connections."""
+        self.socket_mode.close()
+
     def admin(self, name: str, request: Request) -> Response | None:
         """Serve ``/_sandbox/calls`` (GET), ``/_sandbox/messages?channel=`` (GET) and ``/_sandbox/reset`` (POST)."""
         store = self.store
@@ -100,6 +111,15 @@ class SlackService:
         if name == "reset" and request.method == "POST":
             store.reset()
             return Response.json({"ok": True})
+        if name == "socket_mode":
+            hub = self.socket_mode
+            if request.method == "POST":
+                asked = request.json() or {}
+                if asked.get("refresh"):
+                    hub.refresh(str(asked.get("reason") or "refresh_requested"))
+                if asked.get("silent"):
+                    hub.go_silent()
+            return Response.json(hub.snapshot())
         return None
 
     # -- routes --------------------------------------------------------------------------------------------
@@ -112,11 +132,15 @@ class SlackService:
             return _answer(exc.body())
         token = self._token(request, params)
         try:
-            self._authenticate(token)
-            handler = METHODS.get(method)
-            if handler is None:
-                raise SlackError("unknown_method")  # [U] Slack's HTTP status for this is not verified; 200 here
-            body = handler(self.store, params)
+            if method == "apps.connections.open":
+                self._authenticate(token, app_level=True)
+                body = {"ok": True, "url": self.socket_mode.issue_url(request.url)}
+            else:
+                self._authenticate(token)
+                handler = METHODS.get(method)
+                if handler is None:
+                    raise SlackError("unknown_method")  # [U] Slack's HTTP status for this is not verified; 200 here
+                body = handler(self.store, params)
         except SlackError as exc:
             self.store.record_call(method, params, exc.error)
             return _answer(exc.body(), exc.status)
@@ -145,11 +169,23 @@ class SlackService:
             return value.strip()
         return str(from_body) if from_body else None
 
-    def _authenticate(self, token: str | None) -> None:
+    def _authenticate(self, token: str | None, *, app_level: bool = False) -> None:
+        """Bot token for Web API methods, app-level token for ``apps.connections.open``.
+
+        The other kind of a valid token is ``not_allowed_token_type``, as Slack answers (python-slack-sdk issue
+        threads on calling apps.connections.open with an xoxb- token; https://api.slack.com/methods/apps.connections.open).
+        """
         if not token:
             raise SlackError("not_authed")
-        if not hmac.compare_digest(token.encode(), self.store.workspace.bot_token.encode()):
-            raise SlackError("invalid_auth")
+        workspace = self.store.workspace
+        wanted, other = (
+            (workspace.app_token, workspace.bot_token) if app_level else (workspace.bot_token, workspace.app_token)
+        )
+        if hmac.compare_digest(token.encode(), wanted.encode()):
+            return
+        if hmac.compare_digest(token.encode(), other.encode()):
+            raise SlackError("not_allowed_token_type")
+        raise SlackError("invalid_auth")
 
     def _note_refused(self, request: Request, error: str) -> None:
         if not request.path.startswith("/api/"):

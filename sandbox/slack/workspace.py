@@ -12,6 +12,7 @@ class SlackWorkspace:
 
     team_id: str = "T0TALLY"
     bot_token: str = "xoxb-sandbox-token"  # noqa: S105 - a sandbox credential, published on purpose
+    app_token: str = "xapp-1-A0TALLY-sandbox"  # noqa: S105 - the app-level token Socket Mode connects with
     bot_user_id: str = "U0TALLYBOT"
     signing_secret: str = "sandbox-signing-secret"  # noqa: S105 - a sandbox credential, published on purpose
     channels: Mapping[str, str] = field(default_factory=lambda: {"C0FINANCE": "finance"})

@@ -28,8 +28,10 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from sync import audit
+from sync.actions.approving import changed_sentence, complete, counting, progress
 from sync.db import session_scope
 from sync.models import Action, Approval, LedgerEntry, utcnow
+from sync.people import CLI, Actor, as_actor, unmapped_sentence
 
 LIVE = ("proposed", "approved", "executing", "unsure")
 FINAL = ("succeeded", "failed", "rejected", "superseded")
@@ -115,59 +117,79 @@ def approvers_of(session: Session, action_id: int) -> list[str]:
     return [row.approver for row in session.execute(statement).scalars()]
 
 
-def approve(engine: Engine, action_id: int, *, approver: str, is_approver: Callable[[str], bool]) -> ApprovalOutcome:
-    """Count ``approver``'s approval once; the action becomes approved when enough different people approved."""
-    if not is_approver(approver):
-        return _refuse(engine, action_id, approver, "approve")
+def approve(
+    engine: Engine, action_id: int, *, approver: str | Actor, is_approver: Callable[[str], bool]
+) -> ApprovalOutcome:
+    """Count the person's approval once; the action becomes approved when enough different people approved.
+
+    ``approver`` is an ``Actor`` (a person through Slack or the terminal) or, for callers that only know a Slack
+    user id, that id.
+    """
+    actor = as_actor(approver)
+    if not is_approver(actor.key):
+        return _refuse(engine, action_id, actor, "approve")
     with session_scope(engine, write_lock=True) as session:
         action = load(session, action_id, lock=True)
         approvers = approvers_of(session, action_id)
         if action.status != "proposed":
-            return _as_is(action, approvers)
-        if approver in approvers:
-            return _outcome(action, approvers, False, f"Already approved by you; {_progress(action, approvers)}.")
-        if not _add_approval(session, action_id, approver):
+            return _as_is(session, action, approvers)
+        if actor.key in approvers:
+            return _outcome(action, approvers, False, f"Already approved by you; {progress(action, approvers)}.")
+        if not _add_approval(session, action_id, actor):
             return _outcome(action, approvers, False, "Already approved by you.")
-        approvers.append(approver)
-        complete = _complete(action, approvers)
+        approvers.append(actor.key)
+        done = complete(action, approvers)
         audit.record(
             session,
-            actor=approver,
+            actor=actor.key,
+            channel=actor.channel,
             verb="action.approved",
             subject=subject(action_id),
             amount_after=action.amount,
-            detail=f"{len(approvers)} of {action.approvals_needed} approvals",
+            detail=f"{len(counting(approvers, action.approvals_needed))} of {action.approvals_needed} approvals",
         )
-        if complete:
+        if done:
             transition(session, action_id, source=("proposed",), target="approved")
             action = load(session, action_id)
             return _outcome(action, approvers, True, f"Approved by {_names(approvers)}: {action.description}.")
-        return _outcome(action, approvers, True, f"Approved by you: {_progress(action, approvers)}.")
+        note = ""
+        if action.approvals_needed > 1 and not actor.counts_as_person and actor.channel == CLI:
+            note = f" {unmapped_sentence(actor)}"
+        return _outcome(action, approvers, True, f"Approved by you: {progress(action, approvers)}.{note}")
 
 
 def reject(
-    engine: Engine, action_id: int, *, actor: str, reason: str, is_approver: Callable[[str], bool]
+    engine: Engine, action_id: int, *, actor: str | Actor, reason: str, is_approver: Callable[[str], bool]
 ) -> ApprovalOutcome:
     """Reject a proposed or approved action with ``reason``; nothing is written anywhere."""
-    if not is_approver(actor):
-        return _refuse(engine, action_id, actor, "reject")
+    who = as_actor(actor)
+    if not is_approver(who.key):
+        return _refuse(engine, action_id, who, "reject")
     reason = reason.strip() or "no reason given"
     with session_scope(engine, write_lock=True) as session:
         action = load(session, action_id, lock=True)
         approvers = approvers_of(session, action_id)
-        result = f"Rejected by {actor}: {reason}"
+        result = f"Rejected by {who.key}: {reason}"
         if not transition(session, action_id, source=("proposed", "approved"), target="rejected", result=result):
-            return _as_is(action, approvers)
-        audit.record(session, actor=actor, verb="action.rejected", subject=subject(action_id), detail=reason)
+            return _as_is(session, action, approvers)
+        audit.record(
+            session,
+            actor=who.key,
+            channel=who.channel,
+            verb="action.rejected",
+            subject=subject(action_id),
+            detail=reason,
+        )
         return _outcome(load(session, action_id), approvers, True, f"{result}. Nothing was written.")
 
 
-def _refuse(engine: Engine, action_id: int, who: str, what: str) -> ApprovalOutcome:
+def _refuse(engine: Engine, action_id: int, who: Actor, what: str) -> ApprovalOutcome:
     with session_scope(engine) as session:
         action = load(session, action_id)
         audit.record(
             session,
-            actor=who,
+            actor=who.key,
+            channel=who.channel,
             verb="action.approval_refused",
             subject=subject(action_id),
             detail=f"tried to {what} but is not an approver",
@@ -176,40 +198,30 @@ def _refuse(engine: Engine, action_id: int, who: str, what: str) -> ApprovalOutc
             f"You may not {what} fixes: only the approvers Tally is configured with (TALLY_APPROVERS or the "
             "approver group) can. Ask one of them."
         )
+        if who.channel == CLI and not who.counts_as_person:
+            message += f" (This terminal login, {who.login!r}, is not mapped to a person in TALLY_OPERATORS.)"
         return _outcome(action, approvers_of(session, action_id), False, message)
 
 
-def _add_approval(session: Session, action_id: int, approver: str) -> bool:
+def _add_approval(session: Session, action_id: int, actor: Actor) -> bool:
     """Insert the approval; False if the unique constraint says this person already approved."""
     try:
         with session.begin_nested():
-            session.add(Approval(action_id=action_id, approver=approver, at=utcnow()))
+            session.add(Approval(action_id=action_id, approver=actor.key, channel=actor.channel or None, at=utcnow()))
     except IntegrityError:
         return False
     return True
-
-
-def _complete(action: Action, approvers: list[str]) -> bool:
-    """Enough different approvers, and never the requester alone on a dual-approval action."""
-    distinct = set(approvers)
-    if len(distinct) < action.approvals_needed:
-        return False
-    return action.approvals_needed < 2 or bool(distinct - {action.requested_by})
-
-
-def _progress(action: Action, approvers: list[str]) -> str:
-    count, needed = len(set(approvers)), action.approvals_needed
-    if count >= needed:
-        return f"{count} of {needed} approvals"
-    return f"{count} of {needed} approvals; amounts like this need a second, different approver"
 
 
 def _names(approvers: list[str]) -> str:
     return " and ".join(approvers) if approvers else "nobody"
 
 
-def _as_is(action: Action, approvers: list[str]) -> ApprovalOutcome:
+def _as_is(session: Session, action: Action, approvers: list[str]) -> ApprovalOutcome:
     """Answer a click on an action that is past proposing with its state; nothing changes."""
+    changed = changed_sentence(session, action)
+    if changed is not None:
+        return _outcome(action, approvers, False, changed)
     state = {
         "approved": f"This fix is already approved by {_names(approvers)}; Tally carries it out once.",
         "executing": "Tally is carrying this fix out right now.",
@@ -224,7 +236,8 @@ def _as_is(action: Action, approvers: list[str]) -> ApprovalOutcome:
 
 def _outcome(action: Action, approvers: list[str], changed: bool, message: str) -> ApprovalOutcome:
     assert action.id is not None
-    return ApprovalOutcome(action.id, action.status, changed, len(set(approvers)), action.approvals_needed, message)
+    counted = len(counting(approvers, action.approvals_needed))
+    return ApprovalOutcome(action.id, action.status, changed, counted, action.approvals_needed, message)
 
 
 # -- the end of an execution --------------------------------------------------------------------------------------

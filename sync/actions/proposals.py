@@ -12,15 +12,17 @@ import json
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import delete
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from sync import audit
+from sync.actions.approving import planned_on, restates
 from sync.actions.lifecycle import LIVE, Written, subject, transition
 from sync.actions.policy import approvals_needed, auto_approves
 from sync.models import Action, Approval, FindingRecord, utcnow
+from sync.people import POLICY
 from sync.reconcile.text import money
 from sync.settings import FIX_KINDS, Settings
 
@@ -44,7 +46,7 @@ def propose(session: Session, finding: FindingRecord, *, settings: Settings, act
         assert action.created_at is not None
         params = plan(finding, today=action.created_at.date())  # dates Tally chose stay the proposal's
         if params != params_of(action):
-            _update(session, action, params, settings, actor)
+            action = _restate(session, finding, action, params, settings, actor)
     if (
         action.status == "proposed"
         and auto_approves(action.kind, action.amount, settings)
@@ -140,7 +142,9 @@ def params_of(action: Action) -> Params:
     return loaded
 
 
-def _create(session: Session, finding: FindingRecord, params: Params, settings: Settings, actor: str) -> Action:
+def _create(
+    session: Session, finding: FindingRecord, params: Params, settings: Settings, actor: str, *, version: int = 1
+) -> Action:
     assert finding.fix_kind is not None
     amount, now = Decimal(params["amount"]), utcnow()
     action = Action(
@@ -153,6 +157,8 @@ def _create(session: Session, finding: FindingRecord, params: Params, settings: 
         approvals_needed=approvals_needed(amount, settings),
         created_at=now,
         updated_at=now,
+        version=version,
+        planned_on=planned_on(finding.fix_kind, params),
     )
     session.add(action)
     session.flush()
@@ -163,39 +169,44 @@ def _create(session: Session, finding: FindingRecord, params: Params, settings: 
         verb="action.proposed",
         subject=subject(action.id),
         amount_after=amount,
-        detail=action.description,
+        detail=action.description if version == 1 else f"{action.description} (version {version})",
     )
     return action
 
 
-def _update(session: Session, action: Action, params: Params, settings: Settings, actor: str) -> None:
-    """The books moved while the fix waited: restate it; if what it writes changed, earlier approvals lapse."""
+def _restate(
+    session: Session, finding: FindingRecord, action: Action, params: Params, settings: Settings, actor: str
+) -> Action:
+    """The books moved while the fix waited. The same write: refresh what it expects to find. Another write:
+    a new proposal (a new action, no approvals), the old one superseded and pointing at it."""
     assert action.id is not None
-    before, amount, description = action.amount, Decimal(params["amount"]), describe(action.kind, params)
-    restated = description != action.description
-    action.params = json.dumps(params, sort_keys=True)
-    action.amount = amount
-    action.description = description
-    action.approvals_needed = approvals_needed(amount, settings)
-    action.updated_at = utcnow()
-    if restated:
-        session.execute(delete(Approval).where(col(Approval.action_id) == action.id))
-    session.flush()
-    note = f" (was {money(before)}; approvals given before no longer count)" if restated else ""
+    description = describe(action.kind, params)
+    if not restates(action, params, description):
+        action.params = json.dumps(params, sort_keys=True)
+        action.updated_at = utcnow()
+        session.flush()
+        return action
+    reason = f"Restated by a later check: {description} (was {action.description})."
+    if not transition(session, action.id, source=("proposed",), target="superseded", result=reason):
+        return live_action(session, finding.key) or action  # approved or rejected meanwhile: leave it be
     audit.record(
         session,
         actor=actor,
-        verb="action.updated",
+        verb="action.superseded",
         subject=subject(action.id),
-        amount_before=before,
-        amount_after=amount,
-        detail=f"{description}{note}",
+        amount_before=action.amount,
+        amount_after=Decimal(params["amount"]),
+        detail=f"{reason} Approvals given before do not carry over.",
     )
+    new = _create(session, finding, params, settings, actor, version=action.version + 1)
+    session.connection().execute(update(Action).where(col(Action.id) == action.id).values(replaced_by=new.id))
+    session.get(Action, action.id, populate_existing=True)
+    return new
 
 
 def _auto_approve(session: Session, action: Action, actor: str, settings: Settings) -> None:
     assert action.id is not None
-    session.add(Approval(action_id=action.id, approver=actor, at=utcnow()))
+    session.add(Approval(action_id=action.id, approver=actor, channel=POLICY, at=utcnow()))
     session.flush()
     transition(session, action.id, source=("proposed",), target="approved")
     limit = money(settings.auto_approve[action.kind])

@@ -159,17 +159,36 @@ def _delete(session: Any, entity: Entity, ids: set[Any]) -> int:
 def _by_cdc(
     engine: Engine, qbo: QuickBooksClient, *, since: datetime, now: datetime, lookback: timedelta, progress: Progress
 ) -> StreamReport:
+    """Read the changes since ``since`` by CDC, never taking a capped answer for the whole window.
+
+    CDC has no upper bound (only ``changedSince``), so a window cannot be narrowed from above, and Intuit does not
+    say which objects a capped answer leaves out. A capped answer is therefore thrown away and the window read
+    entity by entity; an entity that alone still reaches the cap is read by ``LastUpdatedTime`` query, which pages
+    without a cap (its deletions found by comparing counts). The cursor moves to the time of the *first* answer,
+    so whatever changed while we were reading is read again next time.
+    """
     report = StreamReport()
-    names = [entity.name for entity in ENTITIES]
-    while True:
-        result = qbo.cdc(names, since)
-        report.api_calls += 1
+    result = qbo.cdc([entity.name for entity in ENTITIES], since)
+    report.api_calls += 1
+    as_of = result.as_of or now
+    if result.truncated:
+        log.warning(
+            "QuickBooks capped the changes since %s at %s objects; reading them entity by entity", since, result.total
+        )
+        for entity in ENTITIES:
+            part = qbo.cdc([entity.name], since)
+            report.api_calls += 1
+            if part.truncated:
+                log.warning("QuickBooks capped the %s changes since %s too; reading them by query", entity.name, since)
+                report.add(_catch_up_by_query(engine, qbo, entity, since=since, progress=progress))
+                continue
+            with session_scope(engine, write_lock=True) as session:
+                _apply_cdc(session, part, report)
+    else:
         with session_scope(engine, write_lock=True) as session:
-            newest = _apply_cdc(session, result, report)
-            if not result.truncated or newest is None or newest <= since:
-                write_cursor(session, STREAM, result.as_of or now)
-                break
-        since = newest  # the response was capped: ask again from the newest change it held
+            _apply_cdc(session, result, report)
+    with session_scope(engine, write_lock=True) as session:
+        write_cursor(session, STREAM, as_of)
     progress(STREAM, report.changed, None)
     return report
 
@@ -200,14 +219,22 @@ def _by_queries(
     log.info("QuickBooks change data capture cannot reach back to %s; reading changes by query", since)
     report = StreamReport()
     for entity in ENTITIES:
-        part, _ = _read_entity(engine, entity, getattr(qbo, entity.reader)(updated_since=since), progress)
-        report.add(part)
-        with session_scope(engine, write_lock=True) as session:
-            cached = len(entity.cached(session))
-        if qbo.count(entity.name) != cached:
-            _, seen = _read_entity(engine, entity, getattr(qbo, entity.reader)(), progress)
-            with session_scope(engine, write_lock=True) as session:
-                report.deleted += _delete(session, entity, entity.cached(session) - seen)
+        report.add(_catch_up_by_query(engine, qbo, entity, since=since, progress=progress))
     with session_scope(engine, write_lock=True) as session:
         write_cursor(session, STREAM, now - lookback)
+    return report
+
+
+def _catch_up_by_query(
+    engine: Engine, qbo: QuickBooksClient, entity: Entity, *, since: datetime, progress: Progress
+) -> StreamReport:
+    """Read one entity's records changed since ``since`` by query; re-read it in full when the counts disagree."""
+    report, _ = _read_entity(engine, entity, getattr(qbo, entity.reader)(updated_since=since), progress)
+    report.api_calls += 2
+    with session_scope(engine, write_lock=True) as session:
+        cached = len(entity.cached(session))
+    if qbo.count(entity.name) != cached:
+        _, seen = _read_entity(engine, entity, getattr(qbo, entity.reader)(), progress)
+        with session_scope(engine, write_lock=True) as session:
+            report.deleted += _delete(session, entity, entity.cached(session) - seen)
     return report

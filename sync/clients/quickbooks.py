@@ -29,6 +29,7 @@ from sync.settings import Settings
 
 MINOR_VERSION = 75
 PAGE_SIZE = 1000
+CDC_CAP = 1000  # objects in one CDC answer, all entities together (Intuit's change-data-capture page)
 CDC_WINDOW = timedelta(days=30)
 THROTTLE_WAIT = 60.0
 BASE_URLS = {
@@ -82,6 +83,7 @@ class QuickBooksClient:
         self.realm_id = realm_id
         self.minorversion = minorversion
         self.page_size = page_size
+        self.cdc_cap = CDC_CAP
 
     @classmethod
     def from_settings(cls, settings: Settings, tokens: TokenSource, **options: Any) -> Self:
@@ -174,7 +176,7 @@ class QuickBooksClient:
                 system=QUICKBOOKS.name,
             )
         params = {"entities": ",".join(names), "changedSince": since.isoformat(timespec="seconds")}
-        return CDCResult.from_api(self._call("GET", "cdc", params=params, what="recent changes"))
+        return CDCResult.from_api(self._call("GET", "cdc", params=params, what="recent changes"), cap=self.cdc_cap)
 
     # -- writes ------------------------------------------------------------------------------------------
     def create_invoice(

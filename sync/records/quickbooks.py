@@ -180,7 +180,11 @@ QBORecord = QBOCustomer | QBOInvoice | QBOCreditMemo | QBOPayment
 class CDCResult(Record):
     """What QuickBooks change data capture returned: changed records per kind and deleted ids per entity.
 
-    ``truncated`` is True when an entity hit QBO's 1,000-object cap: read that window again in smaller steps.
+    ``truncated`` is True when the answer holds QBO's cap of 1,000 objects *in total across all entities*
+    (tombstones included): Intuit caps the whole response, not each entity ("The maximum number of entities that
+    can be returned in a response is 1000", https://developer.intuit.com/app/developer/qbo/docs/learn/
+    explore-the-quickbooks-online-api/change-data-capture), and does not say which objects it leaves out, so a
+    capped answer must not be taken as the whole window. ``total`` is how many objects the answer held.
     """
 
     invoices: list[QBOInvoice] = Field(default_factory=list)
@@ -190,15 +194,16 @@ class CDCResult(Record):
     deleted: dict[str, list[str]] = Field(default_factory=dict)
     as_of: UTCTime = None
     truncated: bool = False
+    total: int = 0
 
     @classmethod
     def from_api(cls, payload: Mapping[str, Any], *, cap: int = 1000) -> Self:
         """Build from a ``/cdc`` answer; tombstones (``"status": "Deleted"``) become ``deleted`` ids."""
         changed: dict[str, list[Any]] = {name: [] for name in QBO_KINDS}
         deleted: dict[str, list[str]] = {}
-        truncated = False
+        total = 0
         for name, rows in _cdc_blocks(payload):
-            truncated = truncated or len(rows) >= cap
+            total += len(rows)
             for row in rows:
                 if str(row.get("status", "")).lower() == "deleted":
                     deleted.setdefault(name, []).append(str(row["Id"]))
@@ -211,7 +216,8 @@ class CDCResult(Record):
             customers=changed["Customer"],
             deleted=deleted,
             as_of=payload.get("time"),
-            truncated=truncated,
+            truncated=total >= cap,
+            total=total,
         )
 
 

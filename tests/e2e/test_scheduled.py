@@ -49,7 +49,10 @@ CHANNEL = "C0FINANCE"
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 WEBHOOK = {
     "eventNotifications": [
-        {"realmId": "1", "dataChangeEvent": {"entities": [{"name": "Payment", "id": "9", "operation": "Create"}]}}
+        {
+            "realmId": "9130350000000001",
+            "dataChangeEvent": {"entities": [{"name": "Payment", "id": "9", "operation": "Create"}]},
+        }
     ]
 }
 
@@ -133,7 +136,7 @@ def web(deployment: Deployment) -> Iterator[Deployment]:
             return False
 
     try:
-        wait_for(healthy, what="tally web to answer /healthz")
+        wait_for(healthy, timeout=90, what="tally web to answer /healthz")  # a loaded CI machine starts it slowly
         yield deployment
     finally:
         code = stop(process)

@@ -128,7 +128,11 @@ def tally_world(engine: Engine, database_url: str, *, seed: int = 3, **env: str)
         factory = functools.partial(clients, settings, engine)
         bolt = create_app(settings, engine=engine, clients=factory)
         asgi = create_web(
-            bolt, auth=QBOAuth(settings, engine), webhook_verifier="verifier", on_qbo_change=lambda _: None
+            bolt,
+            signing_secret=running.workspace.signing_secret,
+            auth=QBOAuth(settings, engine),
+            webhook_verifier="verifier",
+            on_qbo_change=lambda _: None,
         )
         with serve(asgi) as url, SlackDriver(url, server=running.slack) as driver:
             yield World(running=running, settings=settings, engine=engine, driver=driver, url=url)

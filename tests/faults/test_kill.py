@@ -29,6 +29,7 @@ from sandbox.cli import RunningSandbox
 from sandbox.slack.driver import SlackDriver
 from sync.db import session_scope
 from sync.models import Action, FindingRecord, LedgerEntry
+from sync.people import os_login
 from sync.settings import Settings
 from sync.wiring import clients
 from tests.e2e.test_scheduled import free_port, stop, wait_for
@@ -70,7 +71,7 @@ def assert_caught_between_write_and_commit(engine: Engine, action_id: int) -> No
 def test_tally_approve_killed_after_the_write_is_settled_by_the_next_command_written_once(
     engine: Engine, database_url: str, running: RunningSandbox, tmp_path: Path
 ) -> None:
-    env = environment(running, database_url, TALLY_APPROVERS="ana", TALLY_OPERATOR="ana")
+    env = environment(running, database_url, TALLY_APPROVERS="U0ANA", TALLY_OPERATORS=f"{os_login()}:U0ANA")
     action_id = proposed(engine, first(findings_of(engine, running), "backflow_payment"))
     before = counts(running)
     fault(running.cw.url, hold_next=HELD)
@@ -84,7 +85,7 @@ def test_tally_approve_killed_after_the_write_is_settled_by_the_next_command_wri
     assert status_of(engine, action_id).status == "succeeded"
     assert counts(running).minus(before) == (1, 0)
     [settled] = events(engine, action_id, "action.succeeded")
-    assert settled.actor == "cli:ana"  # the restarted terminal session looked, and found it
+    assert settled.actor == "U0ANA"  # the restarted terminal session (ana's login) looked, and found it
 
 
 def alert_of(engine: Engine, running: RunningSandbox, key: str) -> dict[str, object]:

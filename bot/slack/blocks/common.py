@@ -31,6 +31,17 @@ class Message:
         return {"text": self.text, "blocks": self.blocks}
 
 
+def escape(text: object) -> str:
+    """Text Tally did not write (customer names, reasons, API text), made inert for mrkdwn.
+
+    Slack reads ``<...>`` as a link, mention or ``<!here>``/``<!channel>`` ping and ``&`` as the start of an entity;
+    these three are the characters Slack says to escape as ``&amp;``, ``&lt;`` and ``&gt;``
+    (https://api.slack.com/reference/surfaces/formatting#escaping). ``*`` and ``_`` are left: at worst they
+    embolden, they cannot ping or link. The one place every block builder takes outside text through.
+    """
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def counted(count: int, one: str, many: str | None = None) -> str:
     """``1 fix``, ``3 fixes``."""
     return f"{count} {one if count == 1 else (many or one + 's')}"
@@ -149,8 +160,3 @@ def ago(at: datetime | None, now: datetime) -> str:
     else:
         spoken = f"{seconds // 86400} days ago"
     return f"{spoken} ({at:%Y-%m-%d %H:%M} UTC)"
-
-
-def escape(text: str) -> str:
-    """Text Tally did not write (customer names, API reasons), made safe for mrkdwn: no mentions, no links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

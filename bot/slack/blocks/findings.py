@@ -17,6 +17,7 @@ from bot.slack.blocks.common import (
     clip,
     context,
     counted,
+    escape,
     fields,
     money,
     section,
@@ -73,8 +74,8 @@ def who(actor: str) -> str:
 
 
 def mention_users(text: str) -> str:
-    """Turn ``by U0ANA`` in a sentence from ``sync`` into a mention."""
-    return _BY_USER.sub(lambda match: f"by <@{match.group(1)}>", text)
+    """Escape a sentence from ``sync`` (it quotes reasons and API text) and turn ``by U0ANA`` in it into a mention."""
+    return _BY_USER.sub(lambda match: f"by <@{match.group(1)}>", escape(text))
 
 
 def _side(name: str, values_json: str) -> str:
@@ -83,7 +84,7 @@ def _side(name: str, values_json: str) -> str:
     for key, label in _SIDE_LABELS:
         if key in values and values[key] not in ("", None):
             value = values[key]
-            lines.append(f"{label}: {value if key == 'date' else money(Decimal(str(value)))}")
+            lines.append(f"{label}: {escape(value) if key == 'date' else money(Decimal(str(value)))}")
     return "\n".join(lines) if len(lines) > 1 else f"*{name}*\n—"
 
 
@@ -118,22 +119,24 @@ def status_line(view: ActionView | None) -> str:
 
 def finding_message(finding: FindingRecord, view: ActionView | None) -> Message:
     """The alert for one finding: what happened, both systems' numbers, the fix and its buttons."""
-    documents = ", ".join(json.loads(finding.documents or "[]"))
+    documents = escape(", ".join(json.loads(finding.documents or "[]")))
     resolved = finding.status == "resolved"
     icon = ":white_check_mark:" if resolved else ":warning:"
-    headline = f"{icon} *{title(finding.kind)}* — {documents}" + (f" · {finding.customer}" if finding.customer else "")
+    headline = f"{icon} *{title(finding.kind)}* — {documents}" + (
+        f" · {escape(finding.customer)}" if finding.customer else ""
+    )
     blocks: list[Block] = [
-        section(f"{headline}\n{finding.explanation}"),
+        section(f"{headline}\n{escape(finding.explanation)}"),
         fields(_side("ConnectWise", finding.cw), _side("QuickBooks", finding.qbo)),
     ]
     if view is not None and view.undoes is not None:
         fix = ActionView(view.undoes)
-        blocks.append(section(f"*Fix #{view.undoes.id}:* {view.undoes.description}\n{status_line(fix)}"))
-        blocks.append(section(f"*Undo #{view.action.id}:* {view.action.description}\n{status_line(view)}"))
+        blocks.append(section(f"*Fix #{view.undoes.id}:* {escape(view.undoes.description)}\n{status_line(fix)}"))
+        blocks.append(section(f"*Undo #{view.action.id}:* {escape(view.action.description)}\n{status_line(view)}"))
         if view.action.status == "proposed":
             blocks.append(decision_buttons(view.action))
     elif view is not None:
-        blocks.append(section(f"*Fix:* {view.action.description}\n{status_line(view)}"))
+        blocks.append(section(f"*Fix:* {escape(view.action.description)}\n{status_line(view)}"))
         if not resolved and view.action.status == "proposed":
             blocks.append(decision_buttons(view.action))
         if view.can_undo:
@@ -146,7 +149,7 @@ def finding_message(finding: FindingRecord, view: ActionView | None) -> Message:
         note = f"Resolved {finding.resolved_at:%Y-%m-%d %H:%M} UTC: {how}"
     blocks.append(context(f"`{finding.key}` · {money(finding.amount)} at stake" + (f" · {note}" if note else "")))
     state = " — resolved" if resolved else (f" — {view.action.status}" if view else "")
-    text = f"{title(finding.kind)}: {documents} ({money(finding.amount)}){state}"
+    text = f"{title(finding.kind)}: {documents} ({money(finding.amount)}){state}"  # documents: escaped above
     return Message(text=clip(text, 3000), blocks=blocks)
 
 
@@ -157,7 +160,7 @@ def approve_button(action: Action, *, label: str = "Approve") -> Block:
         ActionId.APPROVE,
         str(action.id),
         style="primary",
-        confirm=("Approve this fix?", action.description, "Approve"),
+        confirm=("Approve this fix?", escape(action.description), "Approve"),
     )
 
 
@@ -169,8 +172,8 @@ def undo_button(action: Action) -> Block:
         str(action.id),
         confirm=(
             "Propose undoing this fix?",
-            f"Tally proposes the reverse of: {action.description}. It is approved like any fix before anything is "
-            "written.",
+            f"Tally proposes the reverse of: {escape(action.description)}. It is approved like any fix before "
+            "anything is written.",
             "Propose undo",
         ),
     )
@@ -225,7 +228,8 @@ def summary_message(items: Sequence[tuple[FindingRecord, ActionView | None]]) ->
     fixable = [view.action for _, view in items if view is not None and view.action.status == "proposed"]
     total = sum((action.amount for action in fixable), Decimal("0.00"))
     lines = [
-        f"• {title(f.kind)}: {', '.join(json.loads(f.documents))} ({money(f.amount)})" for f, _ in items[:SUMMARY_LINES]
+        f"• {title(f.kind)}: {escape(', '.join(json.loads(f.documents)))} ({money(f.amount)})"
+        for f, _ in items[:SUMMARY_LINES]
     ]
     if len(items) > SUMMARY_LINES:
         lines.append(f"…and {len(items) - SUMMARY_LINES} more (details in the thread)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.slack.blocks.common import plain, section
+from bot.slack.blocks.common import escape, plain, section
 from bot.slack.ids import REASON_INPUT, BlockId, CallbackId
 from sync.models import Action
 
@@ -19,7 +19,9 @@ def reject_modal(action: Action) -> dict[str, Any]:
         "submit": plain("Reject", 24),
         "close": plain("Cancel", 24),
         "blocks": [
-            section(f"*Fix #{action.id}:* {action.description}\nNothing is written anywhere when you reject it."),
+            section(
+                f"*Fix #{action.id}:* {escape(action.description)}\nNothing is written anywhere when you reject it."
+            ),
             {
                 "type": "input",
                 "block_id": BlockId.REASON,

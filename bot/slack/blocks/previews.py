@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from bot.slack.blocks.common import Block, Message, actions, clip, context, counted, header, money, section
+from bot.slack.blocks.common import Block, Message, actions, clip, context, counted, escape, header, money, section
 from bot.slack.blocks.findings import ActionView, approve_all_button, approve_button, status_line
 from bot.slack.ids import BlockId
 
@@ -39,7 +39,7 @@ def read_preview_block_id(block_id: str) -> tuple[str, str | None] | None:
 
 def _row(view: ActionView, group: str, arg: str | None) -> Block:
     action = view.action
-    block = section(f"*#{action.id}* · {money(action.amount)} · {action.description}\n{status_line(view)}")
+    block = section(f"*#{action.id}* · {money(action.amount)} · {escape(action.description)}\n{status_line(view)}")
     block["block_id"] = preview_block_id(action.id or 0, group, arg)
     if action.status == "proposed":
         block["accessory"] = approve_button(action)
@@ -51,7 +51,7 @@ def preview_message(
 ) -> Message:
     """The fixes of one group waiting for a decision, each with Approve; "Approve all N" when several wait."""
     heading, none = TITLES[group]
-    scope = f" for “{arg}”" if arg else ""
+    scope = f" for “{escape(arg)}”" if arg else ""
     blocks: list[Block] = [header(f"{heading}{scope}")]
     if note:
         blocks.append(context(note))

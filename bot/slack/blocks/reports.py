@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.slack.blocks.common import MAX_BLOCKS, Block, Message, context, counted, fields, header, money, packed, section
+from bot.slack.blocks.common import (
+    MAX_BLOCKS,
+    Block,
+    Message,
+    context,
+    counted,
+    escape,
+    fields,
+    header,
+    money,
+    packed,
+    section,
+)
 from bot.slack.blocks.findings import mention_users, title, who
 from sync.explain import DocumentView
 from sync.models import Action, AuditEvent, CWInvoice, QBODocument
@@ -42,7 +54,7 @@ def explain_message(view: DocumentView) -> Message:
         f"QuickBooks payment {link.payment_id} line {link.line_no}: {link.txn_type} {link.txn_id}, {money(link.amount)}"
         for link in view.qbo_links
     ]
-    verdicts = [f"*{title(row.kind)}* ({row.status}): {row.explanation}" for row in view.findings]
+    verdicts = [f"*{title(row.kind)}* ({row.status}): {escape(row.explanation)}" for row in view.findings]
     blocks: list[Block] = [header(f"{view.number}: ConnectWise and QuickBooks side by side"), fields(*sides)]
     if lines:
         blocks.append(context(*lines[:10]))
@@ -61,14 +73,14 @@ def _ar_line(line: CustomerAR) -> str:
     if line.unexplained:
         why.append(f"*unexplained {money(line.unexplained)}*")
     return (
-        f"*{line.name}*: ConnectWise {money(line.cw_open)} · QuickBooks {money(line.qbo_open)} · "
+        f"*{escape(line.name)}*: ConnectWise {money(line.cw_open)} · QuickBooks {money(line.qbo_open)} · "
         f"difference {money(line.difference)}" + (f"\n    explained by {', '.join(why)}" if why else "")
     )
 
 
 def ar_message(lines: Sequence[CustomerAR], customer: str | None, *, command: str) -> Message:
     """Open AR per customer in each system, the difference, and what explains it."""
-    scope = f" matching “{customer}”" if customer else ""
+    scope = f" matching “{escape(customer)}”" if customer else ""
     differing = [line for line in lines if line.difference or line.explained]
     shown = list(lines) if customer else differing
     blocks: list[Block] = [header(f"Open AR by customer{scope}")]
@@ -86,7 +98,7 @@ def actions_message(rows: Sequence[Action], status: str | None) -> Message:
     """The fixes, newest first, and where each stands."""
     scope = f" ({status})" if status else ""
     lines = [
-        f"*#{a.id}* {a.status} · {money(a.amount)} · {a.description}"
+        f"*#{a.id}* {a.status} · {money(a.amount)} · {escape(a.description)}"
         + (f"\n    {mention_users(a.result)}" if a.result else "")
         for a in rows
     ]
@@ -100,7 +112,7 @@ def _event_line(event: AuditEvent) -> str:
     amounts = " → ".join(money(a) for a in (event.amount_before, event.amount_after) if a is not None)
     when = f"{event.at:%Y-%m-%d %H:%M:%S}" if event.at else ""
     detail = mention_users(event.detail or "")
-    return f"`{when}` {who(event.actor)} *{event.verb}* {event.subject}" + "".join(
+    return f"`{when}` {who(event.actor)} *{event.verb}* {escape(event.subject)}" + "".join(
         f" · {part}" for part in (amounts, detail) if part
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from bot.slack.blocks.common import Block, Message, ago, context, counted, fields, header, money, section
+from bot.slack.blocks.common import Block, Message, ago, context, counted, escape, fields, header, money, section
 from bot.slack.blocks.findings import title
 from sync.qbo_auth import ConnectionHealth, ConnectionState
 from sync.reports import Overview
@@ -60,7 +60,7 @@ def _waiting(view: Overview) -> str:
     if halfway:
         lines.append(f"• {len(halfway)} have 1 of 2 approvals and need a second, different approver")
     lines += [
-        f"• #{w.action.id} {w.action.description} ({w.approvals} of {w.action.approvals_needed} approvals)"
+        f"• #{w.action.id} {escape(w.action.description)} ({w.approvals} of {w.action.approvals_needed} approvals)"
         for w in view.waiting[:10]
     ]
     if len(view.waiting) > 10:

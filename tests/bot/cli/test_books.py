@@ -10,24 +10,28 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from bot.cli import app
+from sync import people
 from tests.sandboxes import sandbox
 
 
 class Tally:
-    """Runs ``tally`` commands against one sandbox and one database, as operator ``ana``."""
+    """Runs ``tally`` commands against one sandbox and one database, as the OS login ``ana`` (mapped to U0ANA)."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
 
     def __call__(self, *args: str, operator: str = "ana") -> Result:
-        return CliRunner().invoke(app, list(args), env={**self.env, "TALLY_OPERATOR": operator})
+        with pytest.MonkeyPatch.context() as patch:  # the login the system reports for this process
+            patch.setattr(people, "os_login", lambda: operator)
+            return CliRunner().invoke(app, list(args), env=self.env)
 
 
 @pytest.fixture(scope="module")
 def tally(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tally]:
     database = tmp_path_factory.mktemp("cli") / "tally.db"
     with sandbox("small", seed=12) as running:
-        env = {**running.env(), "DATABASE_URL": f"sqlite:///{database}", "TALLY_APPROVERS": "ana,ben", "COLUMNS": "220"}
+        env = {**running.env(), "DATABASE_URL": f"sqlite:///{database}", "COLUMNS": "220"}
+        env |= {"TALLY_OPERATORS": "ana:U0ANA,ben:U0BEN", "TALLY_APPROVERS": "U0ANA,U0BEN"}
         yield Tally(env)
 
 

@@ -79,7 +79,12 @@ def web(
 ) -> Iterator[tuple[str, list[set[str]]]]:
     changes: list[set[str]] = []
     asgi = create_web(
-        bolt_app(running), auth=auth, webhook_verifier=VERIFIER, on_qbo_change=changes.append, health=health
+        bolt_app(running),
+        signing_secret=running.workspace.signing_secret,
+        auth=auth,
+        webhook_verifier=VERIFIER,
+        on_qbo_change=changes.append,
+        health=health,
     )
     with serve(asgi) as url:
         yield url, changes

@@ -84,14 +84,23 @@ def moved(finding: Finding, amount: str) -> Finding:
     return synthetic(finding.kind, finding.fix.kind, params, key=finding.key, cw=finding.cw, qbo=finding.qbo)
 
 
-def test_a_moved_amount_while_proposed_restates_the_fix(engine: Engine) -> None:
+def test_a_moved_amount_while_proposed_is_a_new_proposal_and_the_old_one_points_at_it(engine: Engine) -> None:
     action_id = proposed(engine, BACKFLOW)
-    assert proposed(engine, moved(BACKFLOW, "6000.00")) == action_id
-    action = status_of(engine, action_id)
-    assert (action.amount, action.approvals_needed) == (Decimal("6000.00"), 2)
+    new_id = proposed(engine, moved(BACKFLOW, "6000.00"))
+    assert new_id != action_id
+    action, old = status_of(engine, new_id), status_of(engine, action_id)
+    assert (action.amount, action.approvals_needed, action.version) == (Decimal("6000.00"), 2, 2)
     assert action.description == "Record a $6,000.00 payment dated 2026-11-20 on ConnectWise invoice 10231"
-    [update] = events(engine, action_id, "action.updated")
-    assert (update.amount_before, update.amount_after) == (Decimal("1234.50"), Decimal("6000.00"))
+    assert (old.status, old.replaced_by, old.amount) == ("superseded", new_id, Decimal("1234.50"))
+    [superseded] = events(engine, action_id, "action.superseded")
+    assert (superseded.amount_before, superseded.amount_after) == (Decimal("1234.50"), Decimal("6000.00"))
+
+
+def test_the_same_write_restated_keeps_its_id_and_its_approvals(engine: Engine) -> None:
+    action_id = proposed(engine, moved(BACKFLOW, "6000.00"))
+    assert approve(engine, action_id, approver="U1", is_approver=IS_APPROVER).approvals == 1
+    assert proposed(engine, moved(BACKFLOW, "6000.00")) == action_id
+    assert count(engine, Approval, action_id=action_id) == 1
 
 
 def test_an_approved_fix_keeps_the_amount_people_approved(engine: Engine) -> None:
@@ -108,12 +117,15 @@ def test_after_a_rejection_the_next_proposal_is_a_new_action(engine: Engine) -> 
     assert count(engine, Action) == 2
 
 
-def test_approvals_given_for_the_old_amount_no_longer_count(engine: Engine) -> None:
+def test_approvals_given_for_the_old_amount_do_not_carry_over(engine: Engine) -> None:
     action_id = proposed(engine, moved(BACKFLOW, "6000.00"))
     assert approve(engine, action_id, approver="U1", is_approver=IS_APPROVER).approvals == 1
-    assert proposed(engine, moved(BACKFLOW, "7000.00")) == action_id
-    assert count(engine, Approval, action_id=action_id) == 0
-    outcome = approve(engine, action_id, approver="U2", is_approver=IS_APPROVER)
+    new_id = proposed(engine, moved(BACKFLOW, "7000.00"))
+    assert count(engine, Approval, action_id=new_id) == 0
+    old_click = approve(engine, action_id, approver="U2", is_approver=IS_APPROVER)
+    assert (old_click.status, old_click.changed) == ("superseded", False)
+    assert old_click.message.startswith("This fix changed from $6,000.00 to $7,000.00 — see the updated alert")
+    outcome = approve(engine, new_id, approver="U2", is_approver=IS_APPROVER)
     assert (outcome.status, outcome.approvals) == ("proposed", 1)
 
 
