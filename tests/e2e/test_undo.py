@@ -19,12 +19,14 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
+from bot.digest.blocks import activity_blocks
+from bot.digest.data import gather_digest
 from sandbox.cli import RunningSandbox
 from sync.actions import approve, execute, offer_undo
 from sync.clients.connectwise import ConnectWiseClient
 from sync.clients.quickbooks import QuickBooksClient
 from sync.db import session_scope
-from sync.models import Action, LedgerEntry
+from sync.models import Action, LedgerEntry, utcnow
 from sync.reconcile import Finding
 from tests.e2e.world import World, buttons, tally_world, text_of
 from tests.sandboxes import cw_client, qbo_client
@@ -296,3 +298,25 @@ def test_slash_undo_answers_with_the_reverse_write_and_its_buttons(world: World)
     assert len(world.actions(undoes_action_id=fix.id)) == 1
     world.driver.command("undo ten", user="U0ANA")
     world.wait(lambda: [m for m in world.slack.ephemerals("U0ANA") if "needs the number of a fix" in text_of(m)])
+
+
+def test_history_links_the_undo_and_the_fix_and_the_digest_counts_undos(engine: Engine, books: Books) -> None:
+    _running, findings, cw, qbo = books
+    fix_id = approved(engine, first(findings, "backflow_payment"))
+    execute(engine, fix_id, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE)
+    undo_id = undo_of(engine, fix_id)
+    approve_all_needed(engine, undo_id)
+    execute(engine, undo_id, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE)
+    fix_trail = [event.verb for event in events(engine, fix_id)]
+    assert fix_trail[-2:] == ["action.undo_proposed", "action.undone"]
+    (undone,) = events(engine, fix_id, "action.undone")
+    assert (undone.detail or "").startswith(f"Undone by #{undo_id}: Deleted the $1,234.50 payment")
+    (proposal,) = events(engine, undo_id, "action.proposed")
+    assert (proposal.detail or "").endswith(f"(undoes fix #{fix_id})")
+    (done,) = events(engine, undo_id, "action.succeeded")
+    assert json.loads(done.remote_ids or "{}")["undoes_action_id"] == str(fix_id)
+    now = utcnow()
+    digest = gather_digest(engine, settings(), day=now.date(), now=now)
+    text = json.dumps(activity_blocks(digest))
+    assert "Fixes undone: 1 ($1,234.50)" in text
+    assert "Payments carried back to ConnectWise: 1 ($1,234.50)" in text
