@@ -69,7 +69,7 @@ def view_of(session: Session, action: Action | None, settings: Settings | None =
     if action is None or action.id is None:
         return None
     approvers = tuple(dict.fromkeys(approvers_of(session, action.id)))
-    undoes = session.get(Action, action.undoes_action_id) if action.undoes_action_id is not None else None
+    undoes = view_of(session, session.get(Action, action.undoes_action_id)) if action.undoes_action_id else None
     offers = settings is not None and action.status == "succeeded" and can_undo(session, action, settings=settings)
     return ActionView(action, approvers, undoes=undoes, can_undo=offers)
 

@@ -59,7 +59,7 @@ class ActionView:
 
     action: Action
     approvers: tuple[str, ...] = ()
-    undoes: Action | None = None  # undo (issue 13): ``action`` reverses this fix
+    undoes: ActionView | None = None  # undo (issue 13): ``action`` reverses this fix
     can_undo: bool = False  # undo: ``action`` ran and may still be reversed (the alert shows Undo)
 
 
@@ -130,8 +130,8 @@ def finding_message(finding: FindingRecord, view: ActionView | None) -> Message:
         fields(_side("ConnectWise", finding.cw), _side("QuickBooks", finding.qbo)),
     ]
     if view is not None and view.undoes is not None:
-        fix = ActionView(view.undoes)
-        blocks.append(section(f"*Fix #{view.undoes.id}:* {escape(view.undoes.description)}\n{status_line(fix)}"))
+        fix = view.undoes.action
+        blocks.append(section(f"*Fix #{fix.id}:* {escape(fix.description)}\n{status_line(view.undoes)}"))
         blocks.append(section(f"*Undo #{view.action.id}:* {escape(view.action.description)}\n{status_line(view)}"))
         if view.action.status == "proposed":
             blocks.append(decision_buttons(view.action))
