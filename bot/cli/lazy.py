@@ -74,6 +74,11 @@ COMMANDS: tuple[LazyCommand, ...] = (
     ),
     LazyCommand("reject", "bot.cli.actions:reject", "Reject one fix, with a reason."),
     LazyCommand(
+        "undo",
+        "bot.cli.actions:undo",
+        "Propose reversing a fix Tally carried out; approve the undo like any fix (tally approve N).",
+    ),
+    LazyCommand(
         "sync", "bot.cli.core:sync", "Read ConnectWise and QuickBooks into Tally's cache and print what changed."
     ),
     LazyCommand(

@@ -192,6 +192,9 @@ def activity_blocks(digest: Digest) -> list[Block]:
         if done:
             total = sum((fix.amount for fix in done), ZERO)
             lines.append(f"• {words}: {len(done)} ({money(total)})")
+    undone = [fix for fix in act.fixes if fix.kind.startswith("undo_")]  # undo (issue 13): reverse writes
+    if undone:
+        lines.append(f"• Fixes undone: {len(undone)} ({money(sum((fix.amount for fix in undone), ZERO))})")
     blocks = [section(f"*Yesterday, {digest.day:%a %d %b}*"), *pack(lines)]
     if act.fixes:
         fixes = [f"• {escape(fix.description)} — approved by {_names(fix.approvers)}" for fix in act.fixes]

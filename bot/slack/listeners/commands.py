@@ -14,7 +14,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot.slack.blocks.check import check_summary
-from bot.slack.blocks.common import Message, section
+from bot.slack.blocks.common import Message, escape, section
+from bot.slack.blocks.findings import decision_buttons
 from bot.slack.blocks.help import help_message, usage_message
 from bot.slack.blocks.mapping import mapping_message
 from bot.slack.blocks.reports import actions_message, ar_message, explain_message, history_message
@@ -28,7 +29,7 @@ from bot.slack.middleware import Next, Tally, tally_of
 from bot.slack.progress import SlackProgress
 from bot.slack.roles import NEEDS, REFUSALS, Need
 from sync import audit
-from sync.actions import list_actions
+from sync.actions import ActionNotFoundError, list_actions, offer_undo
 from sync.db import session_scope
 from sync.delivery import delivery_line, refusal
 from sync.explain import explain_document
@@ -270,6 +271,30 @@ def doctor(asked: Asked, arg: str | None) -> None:
     asked.reply(doctor_message(report))
 
 
+def undo(asked: Asked, arg: str | None) -> None:
+    """Propose the reverse of a fix that ran; the person gets it with Approve / Reject, and its alert shows it."""
+    tally = asked.tally
+    if not tally.approvers.is_approver(asked.user):
+        asked.say(
+            "Only approvers can ask Tally to undo a fix (TALLY_APPROVERS or the approver group). Ask one of them."
+        )
+        return
+    try:
+        offer = offer_undo(tally.engine, int(arg or 0), settings=tally.settings, actor=asked.user)
+    except ActionNotFoundError as missing:
+        asked.say(missing.sentence)
+        return
+    if offer.action is None or offer.action.id is None:
+        asked.say(escape(offer.sentence))
+        return
+    tally.notifier.refresh_action(offer.action.id)
+    sentence = escape(offer.sentence)
+    blocks = [section(sentence)]
+    if offer.action.status == "proposed":
+        blocks.append(decision_buttons(offer.action))
+    asked.reply(Message(text=sentence, blocks=blocks))
+
+
 HANDLERS: dict[str, Callable[[Asked, str | None], None]] = {
     "status": status,
     "check": check,
@@ -284,4 +309,5 @@ HANDLERS: dict[str, Callable[[Asked, str | None], None]] = {
     "digest": digest,
     "connect": connect,
     "doctor": doctor,
+    "undo": undo,
 }
