@@ -4,8 +4,11 @@ Incremental reads ask for records whose ``lastUpdated`` is past the cursor minus
 same-second updates), and de-duplicate by id. An invoice's credit rows (which memo, how much) cost one call per
 invoice, so they are not read with the list: the cached rows of an invoice that changed are dropped, and once both
 systems are read ``settle_credit_rows`` reads the rows only of invoices whose credit totals disagree with
-QuickBooks (``sync/reconcile/credit_rows.py``). Deletions: a full read drops what it did not see; an incremental
-one compares ConnectWise's count with the cache and scans ids only when they differ.
+QuickBooks (``sync/reconcile/credit_rows.py``). ConnectWise is taken to touch an invoice's ``lastUpdated`` when a
+payment or credit row changes; that is unverified [U]: if it does not, the scheduled full sweep (``sync.sweep``)
+sees what the incremental reads missed and counts it. A full read checks its row count against ``/count`` before
+it deletes anything (``check_complete``). Deletions: a full read drops what it did not see; an incremental one
+compares ConnectWise's count with the cache and scans ids only when they differ.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sync.cache.store import (
     Progress,
     StreamReport,
     cached_ids,
+    check_complete,
     count_changes,
     delete_ids,
     existing_versions,
@@ -59,13 +63,22 @@ def sync_cw_invoices(
     since = None if full or cursor is None else cursor - lookback
     report, seen = StreamReport(), set[int]()
     newest = cursor
+    before = cw.count_invoices() if since is None else 0
+    flagless = 0
     for page in chunks(cw.iter_invoices(updated_since=since)):
+        flagless += sum(1 for record in page if not record.closed_flag)
         _write_invoice_page(engine, page, report)
         seen.update(record.id for record in page)
         newest = max([newest, *(r.last_updated for r in page if r.last_updated)], default=None, key=_when)
         progress(stream, len(page), None)
+    if since is None:  # a full read: every invoice there throughout must have come (checked before any delete)
+        report.api_calls += 2
+        check_complete(system="ConnectWise", what="invoices", read=len(seen), before=before, after=cw.count_invoices())
+    if seen and flagless == len(seen):
+        report.warnings.append(closed_flag_warning(len(seen), cw.closed_statuses))
+        log.warning("%s", report.warnings[-1])
     with session_scope(engine, write_lock=True) as session:
-        stale = _gone_invoices(session, cw, seen, full=full, report=report)
+        stale = _gone_invoices(session, cw, seen, full=since is None, report=report)
         if stale:
             remember_cw(session, stale)
             session.execute(delete(CWPayment).where(CWPayment.invoice_id.in_(stale)))  # type: ignore[attr-defined]
@@ -73,6 +86,16 @@ def sync_cw_invoices(
         if newest is not None:
             write_cursor(session, stream, newest)
     return report
+
+
+def closed_flag_warning(invoices: int, closed_statuses: Iterable[str]) -> str:
+    """The sentence for a read in which no invoice carried ``status.isClosed``."""
+    names = ", ".join(closed_statuses) or "(none)"
+    return (
+        f"ConnectWise sent none of the {invoices:,} invoices read with a closed flag (status.isClosed), so Tally "
+        f"took the billing statuses {names} as closed (TALLY_CW_CLOSED_STATUSES). If your closed statuses are "
+        "named otherwise, set TALLY_CW_CLOSED_STATUSES, or every invoice counts as a draft and nothing reconciles."
+    )
 
 
 def _when(value: datetime | None) -> datetime:
@@ -133,6 +156,11 @@ def _gone_invoices(
         return []
     log.info("ConnectWise holds %s invoices, the cache %s: scanning ids for deletions", remote_count, len(cached))
     remote = set(cw.iter_invoice_ids())
+    report.api_calls += 1
+    # A scan that lost ids would delete cached invoices that still exist: check it before trusting it.
+    check_complete(
+        system="ConnectWise", what="invoice ids", read=len(remote), before=remote_count, after=cw.count_invoices()
+    )
     return sorted(cached - remote)
 
 
@@ -145,6 +173,7 @@ def sync_cw_companies(
         cursor = read_cursor(session, stream)
     since = None if full or cursor is None else cursor - lookback
     report, seen, newest = StreamReport(), set[int](), cursor
+    before = cw.count_companies() if since is None else 0
     for page in chunks(cw.iter_companies(updated_since=since)):
         rows = [cw_company_row(record) for record in page]
         with session_scope(engine, write_lock=True) as session:
@@ -153,8 +182,12 @@ def sync_cw_companies(
         seen.update(row["id"] for row in rows)
         newest = max([newest, *(r.last_updated for r in page if r.last_updated)], default=None, key=_when)
         progress(stream, len(page), None)
+    if since is None:
+        report.api_calls += 2
+        after = cw.count_companies()
+        check_complete(system="ConnectWise", what="companies", read=len(seen), before=before, after=after)
     with session_scope(engine, write_lock=True) as session:
-        if full:
+        if since is None:
             report.deleted += delete_ids(session, CWCompany, cached_ids(session, CWCompany) - seen)
         if newest is not None:
             write_cursor(session, stream, newest)

@@ -18,8 +18,13 @@ USAGE: dict[str, tuple[str, str]] = {
     "map": ("map [ACCOUNT CUSTOMER]", "companies Tally cannot check, their best QuickBooks candidates; confirm one"),
     "actions": ("actions [status]", "the fixes and where each stands (proposed, approved, succeeded, failed, …)"),
     "history": ("history [count]", "the audit trail, newest first (default 20, at most 100)"),
+    "undo": ("undo N", "propose reversing fix N that Tally carried out; it is approved like any fix"),
     "digest": ("digest", "post the daily digest to the channel now"),
     "connect": ("connect", "a link to connect QuickBooks (admins only)"),
+    "doctor": (
+        "doctor",
+        "check that ConnectWise, QuickBooks, Slack and the database are set up as Tally needs (admins)",
+    ),
     "help": ("help [command]", "this list"),
 }
 
