@@ -18,7 +18,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "actions": ("actions [status]", "the fixes and where each stands (proposed, approved, succeeded, failed, …)"),
     "history": ("history [count]", "the audit trail, newest first (default 20, at most 100)"),
     "digest": ("digest", "post the daily digest to the channel now"),
-    "connect": ("connect", "a link to connect QuickBooks (admins only)"),
+    "connect": ("connect", "a link to connect QuickBooks: admins only, yours alone, once, for ten minutes"),
     "help": ("help [command]", "this list"),
 }
 
