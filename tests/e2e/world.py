@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,9 +121,16 @@ def text_of(message: Message) -> str:
 
 
 @contextmanager
-def tally_world(engine: Engine, database_url: str, *, seed: int = 3, **env: str) -> Iterator[World]:
-    """Start the sandboxes and Tally's web process against them, with a driver playing Slack."""
-    with sandbox("small", seed=seed) as running:
+def tally_world(
+    engine: Engine,
+    database_url: str,
+    *,
+    seed: int = 3,
+    books: Callable[[], AbstractContextManager[RunningSandbox]] | None = None,
+    **env: str,
+) -> Iterator[World]:
+    """Start the sandboxes (seeded books, or ``books()``) and Tally's web process, with a driver playing Slack."""
+    with books() if books is not None else sandbox("small", seed=seed) as running:
         values = {**running.env(), "DATABASE_URL": database_url, "TALLY_PUBLIC_URL": PUBLIC_URL, **env}
         settings = Settings(**values)  # type: ignore[arg-type]
         factory = functools.partial(clients, settings, engine)
