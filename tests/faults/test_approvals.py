@@ -228,3 +228,21 @@ def test_a_click_carrying_a_fix_its_preview_does_not_show_is_refused(world: Worl
     backflow = int(next(b for b in buttons(preview) if b["action_id"] == APPROVE)["value"])
     world.wait(lambda: world.action(backflow).status == "succeeded")
     assert counts(world.running).minus(before) == (1, 0)
+
+
+def test_approve_all_skips_a_fix_restated_since_the_summary_and_writes_the_rest_once(world: World) -> None:
+    summary = next(m for m in world.channel() if "tally_summary" in text_of(m))
+    old_id = button_id(world.alert(MIRROR))
+    restate_mirror(world)
+    world.check()
+    new_id = assert_restated(world, old_id)
+    before = counts(world.running)
+
+    world.driver.click(summary, "tally_approve_all", user="U0ANA")  # the summary still names the old mirror
+
+    world.wait(lambda: told(world, "U0ANA", "1 changed since shown, nothing written"))
+    assert world.action(new_id).status == "proposed"
+    assert world.action(world.actions(finding_key=DUAL)[-1].id or 0).status == "proposed"  # needs a second person
+    # Carried out once each: the payment and the credit row in ConnectWise; the credit application and the
+    # credit memo's copy in QuickBooks. Nothing for the restated mirror.
+    assert counts(world.running).minus(before) == (2, 2)
