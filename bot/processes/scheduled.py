@@ -30,6 +30,7 @@ from sync.db import make_engine
 from sync.models import utcnow
 from sync.qbo_auth import QuickBooksAuthError
 from sync.settings import Settings
+from sync.sweep import SweepResult, run_sweep
 from sync.wiring import clients
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,16 @@ def scheduled_check(
         return check_and_announce(settings, engine, clients, client, actor=actor)
     except (TallyAPIError, QuickBooksAuthError, SlackApiError) as exc:  # recorded for the digest by the job itself
         log.warning("check failed: %s", exc)
+        return None
+
+
+def scheduled_sweep(engine: Engine, clients: ClientsFactory) -> SweepResult | None:
+    """Run the daily full sweep (``sync.sweep``); a failure is recorded on its ``sweep_run`` row and logged."""
+    try:
+        with clients() as both:
+            return run_sweep(engine, both.cw, both.qbo)
+    except (TallyAPIError, QuickBooksAuthError) as exc:  # the next day's sweep tries again; status shows it
+        log.warning("the full sweep failed: %s", exc)
         return None
 
 

@@ -26,6 +26,7 @@ from sync.clients.quickbooks import QuickBooksClient
 from sync.db import session_scope
 from sync.models import Action, AuditEvent, FindingRecord
 from sync.qbo_auth import QBOAuth
+from sync.qbo_auth.links import ConnectLinks
 from sync.settings import Settings
 from sync.wiring import clients
 from tests.bot.processes.webproc import serve
@@ -138,6 +139,7 @@ def tally_world(
             bolt,
             signing_secret=running.workspace.signing_secret,
             auth=QBOAuth(settings, engine),
+            links=ConnectLinks(engine),
             webhook_verifier="verifier",
             on_qbo_change=lambda _: None,
         )
