@@ -4,8 +4,9 @@ Seeded books in a ConnectWise and a QuickBooks stand-in (in-process), Tally's em
 temporary folder, then: what each system holds, a check, the findings, the proposed fixes and the Slack alert
 the bot would post for them, approval by two demo operators, execution, a second check (the fixable findings
 are gone, the alert-only ones remain with their explanations), the alert updated in place, the audit trail, the
-daily digest, and last one fix undone (proposed and approved like any fix) — every Slack message rendered in the
-terminal from the very Block Kit the bot posts.
+daily digest, one fix undone (proposed and approved like any fix), and last two fixes planned together on one
+invoice (a credit and the remaining payment) and a look-alike number held back for a person — every Slack message
+rendered in the terminal from the very Block Kit the bot posts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -129,6 +131,56 @@ def _story(console: Console, settings: Settings, engine: Engine, both: Clients, 
         console.print(render(message, title="Slack · #finance · daily digest"))
     console.print(Rule("8. A fix undone: proposed, approved and carried out like any fix"))
     _undo_one(console, settings, engine, both, proposed[-1] if proposed else None)
+    console.print(Rule("9. Fixes planned together, and a look-alike held back for a person"))
+    _planned_pair(console, settings, engine, both, running)
+    _look_alike(console, first)
+
+
+def _planned_pair(console: Console, settings: Settings, engine: Engine, both: Clients, running: RunningSandbox) -> None:
+    """One invoice, two fixes: CW applied a $200 credit, QuickBooks took the other $800 in cash. Tally proposes the
+    credit in QuickBooks and an $800 backflow together; approved in either order, both land."""
+    cw = running.cw.service.store  # type: ignore[attr-defined]
+    qbo = running.qbo.service.store.company(running.app.realm_id)  # type: ignore[attr-defined]
+    cw.create_company({"identifier": "Harbor", "name": "Harbor Dental", "accountNumber": "HARB01"})
+    customer = qbo.create("Customer", {"DisplayName": "Harbor Dental (HARB01)", "CompanyName": "Harbor Dental"})["Id"]
+    head = {"company": {"identifier": "Harbor"}, "status": {"name": "Sent"}, "date": "2026-11-02T00:00:00Z"}
+    invoice = cw.create_invoice({**head, "invoiceNumber": "29001", "type": "Standard", "total": Decimal("1000")})
+    memo = cw.create_invoice({**head, "invoiceNumber": "CM29002", "type": "CreditMemo", "total": Decimal("200")})
+    cw.create_payment(invoice["id"], {"amount": Decimal("200"), "credit": {"id": memo["id"]}})
+    line = {"DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {"ItemRef": {"value": "1"}}}
+    ref, day = {"value": customer}, "2026-11-02"
+    q_invoice = qbo.create(
+        "Invoice", {"DocNumber": "29001", "CustomerRef": ref, "TxnDate": day, "Line": [{**line, "Amount": 1000}]}
+    )
+    qbo.create(
+        "CreditMemo", {"DocNumber": "CM29002", "CustomerRef": ref, "TxnDate": day, "Line": [{**line, "Amount": 200}]}
+    )
+    linked = [{"Amount": Decimal("800"), "LinkedTxn": [{"TxnId": q_invoice["Id"], "TxnType": "Invoice"}]}]
+    qbo.create("Payment", {"CustomerRef": ref, "TotalAmt": Decimal("800"), "TxnDate": "2026-11-20", "Line": linked})
+    console.print(
+        "  Harbor Dental's invoice 29001 ($1,000.00): ConnectWise applied credit memo CM29002 ($200.00) and has no "
+        "payment; QuickBooks took $800.00 in cash and never applied the memo."
+    )
+    result = run_check(engine, settings, cw=both.cw, qbo=both.qbo, actor="scheduler")
+    pair = [a for f in result.findings if "29001" in f.documents and (a := result.actions.get(f.key)) is not None]
+    for action in sorted(pair, key=lambda a: a.kind, reverse=True):  # the backflow first: the order does not matter
+        console.print(f"  Proposed together: #{action.id} {action.description}")
+    for action in sorted(pair, key=lambda a: a.kind, reverse=True):
+        _decide(console, settings, engine, both, action)
+    after = run_check(engine, settings, cw=both.cw, qbo=both.qbo, actor="scheduler")
+    left = [f for f in after.findings if "29001" in f.documents]
+    console.print(
+        "  Both landed: invoice 29001 agrees in both systems."
+        if not left
+        else f"  {len(left)} findings remain on 29001: {left[0].explanation}"
+    )
+
+
+def _look_alike(console: Console, first: CheckResult) -> None:
+    """A CW invoice whose QuickBooks copy carries a look-alike number: reported, never mirrored a second time."""
+    held = [f for f in first.findings if f.qbo.get("possible_match")]
+    for finding in held[:1]:
+        console.print(f"  Held back, not mirrored: {finding.explanation}", soft_wrap=True, markup=False)
 
 
 def _undo_one(console: Console, settings: Settings, engine: Engine, both: Clients, fix: Action | None) -> None:

@@ -22,7 +22,7 @@ from sync.clients.errors import NotFoundError
 from sync.clients.quickbooks import QuickBooksClient
 from sync.models import Action
 from sync.reconcile.documents import LookAlikes, why_alike
-from sync.reconcile.model import QboDoc
+from sync.reconcile.model import QboDoc, loose_key
 from sync.reconcile.text import money
 from sync.records import CWInvoice, QBOCreditMemo, QBOInvoice
 
@@ -184,7 +184,7 @@ def _mirror(kind: str, params: Params, cw: ConnectWiseClient, qbo: QuickBooksCli
             f"QuickBooks now has {word} {number} (Id {existing[0].id}): it was copied since Tally proposed this, "
             f"{NOTHING}."
         )
-    alike = look_alikes(qbo, entity, params, amount, doc.date)
+    alike = look_alikes(qbo, entity, params, amount, doc.date, is_cw_number=lambda n: _is_cw_number(cw, n))
     if alike is not None:
         raise _Gone(
             f"QuickBooks now has {word} {alike.doc_number or f'Id {alike.id}'} (Id {alike.id}) for the same "
@@ -195,10 +195,17 @@ def _mirror(kind: str, params: Params, cw: ConnectWiseClient, qbo: QuickBooksCli
 
 
 def look_alikes(
-    qbo: QuickBooksClient, entity: str, params: Params, amount: Decimal, day: date | None
+    qbo: QuickBooksClient,
+    entity: str,
+    params: Params,
+    amount: Decimal,
+    day: date | None,
+    *,
+    is_cw_number: Callable[[str], bool] = lambda _number: False,
 ) -> QBOInvoice | QBOCreditMemo | None:
     """Search the live QuickBooks the way the check does: the customer's documents with a look-alike number, or
-    with the same total and date. Tally never creates a second copy of a document."""
+    with the same total and date unless that one is the copy of another ConnectWise document (``is_cw_number``).
+    Tally never creates a second copy of a document."""
     customer = params.get("qbo_customer_id")
     if not customer:
         return None
@@ -208,7 +215,18 @@ def look_alikes(
     found = LookAlikes(_as_qbo_doc(entity, doc) for doc in candidates).of(
         entity == "CreditMemo", customer, params["number"], amount, day
     )
-    return next((doc for doc in candidates if found and doc.id == found[0].id), None)
+    wanted = loose_key(params["number"])
+    for qdoc in found:
+        if loose_key(qdoc.number) == wanted or not (qdoc.number and is_cw_number(qdoc.number)):
+            return next(doc for doc in candidates if doc.id == qdoc.id)
+    return None
+
+
+def _is_cw_number(cw: ConnectWiseClient, number: str) -> bool:
+    """Whether ConnectWise has a document numbered exactly ``number`` (then a QBO copy of it is its own mirror)."""
+    if not number.replace("-", "").replace(" ", "").isalnum():
+        return False  # not a number Tally can put in a condition safely: keep it as a possible match
+    return cw.count_invoices(conditions=f'invoiceNumber="{number}"') > 0
 
 
 def _as_qbo_doc(entity: str, doc: QBOInvoice | QBOCreditMemo) -> QboDoc:

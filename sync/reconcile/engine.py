@@ -69,9 +69,9 @@ def reconcile(snapshot: Snapshot, policy: Policy) -> list[Finding]:
 def _plan_books(books: Books, snapshot: Snapshot, pairs: list[tuple[CwDoc, QboDoc]]) -> PlanBooks:
     return PlanBooks(
         cw_docs={doc.id: doc for doc in snapshot.cw_docs},
-        qbo_docs={doc.id: doc for doc in snapshot.qbo_docs},
+        qbo_docs={(doc.is_cm, doc.id): doc for doc in snapshot.qbo_docs},
         qbo_of_cw={doc.id: mirror for doc, mirror in pairs},
-        cw_of_qbo={mirror.id: doc for doc, mirror in pairs},
+        cw_of_qbo={(mirror.is_cm, mirror.id): doc for doc, mirror in pairs},
         unchecked_companies=frozenset(books.cmap.unresolved),
         tolerance=books.policy.tolerance,
     )

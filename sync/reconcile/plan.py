@@ -39,9 +39,9 @@ class PlanBooks:
     """What the planner needs to know about the documents the fixes write to."""
 
     cw_docs: dict[int, CwDoc]
-    qbo_docs: dict[str, QboDoc]
+    qbo_docs: dict[tuple[bool, str], QboDoc]  # (is a credit memo, QBO id): ids may repeat across entities
     qbo_of_cw: dict[int, QboDoc]  # CW doc id -> its QBO mirror
-    cw_of_qbo: dict[str, CwDoc]  # QBO doc id -> its CW source
+    cw_of_qbo: dict[tuple[bool, str], CwDoc]  # (is a credit memo, QBO id) -> its CW source
     unchecked_companies: frozenset[int]  # CW company ids with no certain QuickBooks customer
     tolerance: Decimal
 
@@ -103,8 +103,8 @@ def _memo_of(fix: FixSpec, books: PlanBooks) -> tuple[CwDoc | None, QboDoc | Non
     if fix.kind == CREDIT_CW:
         cw_memo = books.cw_docs.get(int(fix.params["cw_credit_memo_id"]))
         return cw_memo, books.qbo_of_cw.get(cw_memo.id) if cw_memo else None
-    q_memo = books.qbo_docs.get(fix.params["qbo_credit_memo_id"])
-    return books.cw_of_qbo.get(q_memo.id) if q_memo else None, q_memo
+    q_memo = books.qbo_docs.get((True, fix.params["qbo_credit_memo_id"]))
+    return books.cw_of_qbo.get((True, q_memo.id)) if q_memo else None, q_memo
 
 
 def _cw_left(memo: CwDoc) -> Decimal:
@@ -175,7 +175,7 @@ def _cap_credits(findings: list[Finding], books: PlanBooks, kind: str) -> list[F
             inv_left = invoice.balance if invoice else None
             system = "ConnectWise"
         else:
-            q_invoice = books.qbo_docs.get(fix.params["qbo_invoice_id"])
+            q_invoice = books.qbo_docs.get((False, fix.params["qbo_invoice_id"]))
             memo_key = q_memo.id if q_memo else None
             memo_left = _qbo_left(q_memo) if q_memo else None
             inv_key = q_invoice.id if q_invoice else None

@@ -88,6 +88,8 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
     undone = re.search(r"#(\d+) succeeded: Deleted the \$[\d,.]+ payment \(id \d+\) Tally had recorded", result.output)
     assert undone is not None, "the demo ends with one undo"
     assert "a person undid it on purpose, so only a person approves it again" in result.output
+    assert "Both landed: invoice 29001 agrees in both systems." in result.output  # a credit and a backflow, planned
+    assert "Held back, not mirrored" in result.output  # a look-alike number for a person to confirm
     assert "Demo finished" in result.output
     assert list(tmp_path.iterdir()) == []  # nothing left behind in the working directory
 
