@@ -66,7 +66,12 @@ def live_action(session: Session, finding_key: str) -> Action | None:
 
 
 SPENT = ("failed", "superseded")
-_DAY_CHOSEN = ("date",)  # what Tally fills in from the day it proposes: not a change in the books
+_DAY_CHOSEN = ("date",)
+# A failure that says nothing about the books (recovery found the write never landed; the re-check could not read).
+_NOT_REFUSED = (
+    "safe to approve again",
+    "could not re-check",
+)  # what Tally fills in from the day it proposes: not a change in the books
 
 
 def spent_action(session: Session, finding_key: str, params: Params) -> Action | None:
@@ -76,6 +81,8 @@ def spent_action(session: Session, finding_key: str, params: Params) -> Action |
     latest = session.execute(statement.limit(1)).scalars().first()
     if latest is None or latest.status not in SPENT:
         return None
+    if latest.status == "failed" and any(mark in (latest.result or "") for mark in _NOT_REFUSED):
+        return None  # it failed for a reason outside the books (a lost answer, a read error): propose it again
     same = {k: v for k, v in params_of(latest).items() if k not in _DAY_CHOSEN}
     return latest if same == {k: v for k, v in params.items() if k not in _DAY_CHOSEN} else None
 

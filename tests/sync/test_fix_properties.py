@@ -10,6 +10,7 @@ and payments), each on documents of its own, with amounts drawn by hypothesis.
 from __future__ import annotations
 
 import random
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def settle_books(tmp: Path, plan: list[tuple[str, Decimal, Decimal]], order_seed
     with handmade() as hand:
         for i, (situation, amount, part) in enumerate(plan):
             plant(hand, situation, i, amount, part)
-        engine = make_engine(f"sqlite:///{tmp / f'tally-{order_seed}.db'}")
+        engine = make_engine(f"sqlite:///{tmp / f'tally-{uuid.uuid4().hex}.db'}")  # one per run: examples share tmp
         upgrade(engine)
         with cw_client(hand.running) as cw, qbo_client(hand.running) as qbo:
             first = run_check(engine, SETTINGS, cw=cw, qbo=qbo, actor="scheduler")

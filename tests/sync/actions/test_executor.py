@@ -103,7 +103,10 @@ def test_a_success_reports_amounts_before_and_after(engine: Engine, books: Books
     assert (
         action.description == f"Record a {money(finding.amount)} payment dated {date_} on ConnectWise invoice {number}"
     )
-    assert action.result == f"Recorded{action.description[len('Record') :]} (payment id {action.remote_id})."
+    assert (action.result or "").startswith(
+        f"Recorded{action.description[len('Record') :]} (payment id {action.remote_id}"
+    )
+    assert "carrying back QuickBooks payment" in (action.result or "")  # the QBO payment behind it (issue 9)
     assert action.executed_at is not None
     [event] = events(engine, action_id, "action.succeeded")
     assert event.amount_before == Decimal(finding.cw["balance"])
