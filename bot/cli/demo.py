@@ -35,12 +35,14 @@ from sync.audit import history
 from sync.checks import CheckResult, run_check
 from sync.db import session_scope
 from sync.models import Action, Approval, FindingRecord, utcnow
+from sync.people import terminal_actor
 from sync.reconcile.text import money
 from sync.reports import ar_totals, open_ar
 from sync.settings import Settings
 from sync.wiring import Clients, clients, open_engine
 
 OPERATORS = ("ana", "ben")  # two demo operators: fixes above the dual-approval amount need both
+PEOPLE = {"ana": "U0ANA", "ben": "U0BEN"}  # their logins mapped to the sandbox workspace's people
 
 
 def demo(seed: Annotated[int, typer.Option(help="seed of the generated books")] = 7) -> None:
@@ -71,8 +73,8 @@ def demo_settings(running: RunningSandbox, workdir: Path) -> Settings:
     values = {
         **running.env(),
         "DATABASE_URL": f"sqlite:///{workdir / 'tally.db'}",
-        "TALLY_OPERATOR": OPERATORS[0],
-        "TALLY_APPROVERS": ",".join(OPERATORS),
+        "TALLY_OPERATORS": ",".join(f"{login}:{person}" for login, person in PEOPLE.items()),
+        "TALLY_APPROVERS": ",".join(PEOPLE.values()),
     }
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -124,11 +126,10 @@ def _decide(console: Console, settings: Settings, engine: Engine, both: Clients,
     assert action.id is not None
     check = operator_check(settings)
     for operator in OPERATORS:
-        outcome = approve(engine, action.id, approver=f"cli:{operator}", is_approver=check)
+        person = terminal_actor(settings.operators, login=operator)  # each at their own terminal
+        outcome = approve(engine, action.id, approver=person, is_approver=check)
         if outcome.ready:
-            done = execute(
-                engine, action.id, cw=both.cw, qbo=both.qbo, actor=f"cli:{operator}", tolerance=settings.tolerance
-            )
+            done = execute(engine, action.id, cw=both.cw, qbo=both.qbo, actor=person.key, tolerance=settings.tolerance)
             console.print(f"  #{action.id} {done.status}: {done.result or done.description}")
             return
         console.print(f"  #{action.id} {outcome.message}")

@@ -123,6 +123,7 @@ class Health:
     reconnect_by: datetime | None = None
     sweep: str | None = None  # the latest full sweep, one sentence (issue 10 §1)
     sweep_missed: int = 0
+    slack: str | None = None  # alerts that did not reach the channel, and the remedy (sync.delivery)
 
 
 @dataclass(frozen=True)
@@ -270,13 +271,15 @@ def pending_blocks(digest: Digest) -> list[Block]:
 def health_blocks(digest: Digest) -> list[Block]:
     """Last good check, API errors, and the QuickBooks connection (with a reconnect warning)."""
     health = digest.health
-    icon = ":large_green_circle:" if health.qbo_ok and not health.api_errors else ":warning:"
+    icon = ":large_green_circle:" if health.qbo_ok and not health.api_errors and not health.slack else ":warning:"
     lines = [f"*Health* {icon}", f"• Last good check: {_local(health.last_check, digest.zone)}"]
     if health.reconnect_by is not None:
         lines.append(f"• :warning: Reconnect QuickBooks before {_local(health.reconnect_by, digest.zone)}")
     lines.append(f"• QuickBooks: {health.qbo_sentence}")
     if health.sweep is not None:
         lines.append(f"• {':warning: ' if health.sweep_missed else ''}Full sweep: {escape(health.sweep)}")
+    if health.slack:
+        lines.append(f"• :warning: Slack: {health.slack}")
     if health.api_errors:
         lines.append(f"• API errors yesterday: {len(health.api_errors)}")
         lines += capped([f"   – {escape(error)}" for error in health.api_errors], limit=5, more="more errors")

@@ -36,6 +36,7 @@ from sync.cache.snapshot import load_snapshot
 from sync.checks import policy_of, stored_mapping
 from sync.crypto import SecretKeyError
 from sync.db import session_scope
+from sync.delivery import delivery_line
 from sync.findings import open_findings
 from sync.models import Action, Approval, AuditEvent, QBOPayment, SyncCursor
 from sync.qbo_auth import QBOAuth
@@ -200,8 +201,9 @@ def last_check_at(session: Session) -> datetime | None:
 
 
 def _health(settings: Settings, engine: Engine, last_check: datetime | None, errors: tuple[str, ...]) -> Health:
+    slack = delivery_line(engine, settings.channel, channel_label=f"<#{settings.channel}>")
     try:
         status = QBOAuth(settings, engine).status()
     except SecretKeyError as exc:
-        return Health(last_check, errors, False, str(exc))
-    return Health(last_check, errors, status.ok, status.sentence, status.warn_reconnect_by)
+        return Health(last_check, errors, False, str(exc), slack=slack)
+    return Health(last_check, errors, status.ok, status.sentence, status.warn_reconnect_by, slack=slack)

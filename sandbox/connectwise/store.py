@@ -85,6 +85,16 @@ class CWStore:
             self._identifiers[key] = company_id
             return copy_record(record)
 
+    def rename_company(
+        self, company_id: int, name: str, *, at: datetime | None = None, updated_by: str = "sandbox"
+    ) -> Record:
+        """Rename a company, as a person does in ConnectWise (its ``lastUpdated`` moves); return it."""
+        with self.lock:
+            record = self._company(company_id)
+            record["name"] = name
+            record["_info"] = self._stamp(at, updated_by, record["_info"])
+            return copy_record(record)
+
     def get_company(self, company_id: int) -> Record:
         """Return one company or raise 404."""
         with self.lock:

@@ -87,6 +87,9 @@ class OAuthProvider:
         self._codes: dict[str, _Code] = {}
         self._refresh: dict[str, _Grant] = {}
         self._access: dict[str, _Access] = {}
+        # The company the person picks on the consent screen (real Intuit lists the ones they may connect);
+        # ``None``: the app's own. Set through ``/_sandbox/consent-company``.
+        self.consent_realm: str | None = None
 
     def register(self, router: Router) -> None:
         """Add the discovery, authorize, token, revoke, userinfo and JWKS routes."""
@@ -185,8 +188,9 @@ class OAuthProvider:
         code = "AB11" + secrets.token_urlsafe(30)
         with self._lock:
             expires = self.clock.now() + timedelta(seconds=CODE_TTL)
-            self._codes[code] = _Code(scope, redirect_uri, self.app.realm_id, expires)
-        return _redirect(redirect_uri, {"code": code, "state": state, "realmId": self.app.realm_id})
+            realm = self.consent_realm or self.app.realm_id
+            self._codes[code] = _Code(scope, redirect_uri, realm, expires)
+        return _redirect(redirect_uri, {"code": code, "state": state, "realmId": realm})
 
     def token(self, request: Request) -> Response:
         """Exchange an authorization code or a refresh token (form body, Basic or form client auth)."""

@@ -243,6 +243,9 @@ class QuickBooksService:
             if request.method == "POST":
                 self.lowercase_auth_fault = bool(body.get("lowercase", False))
             return Response.json({"lowercase": self.lowercase_auth_fault})
+        if name == "consent-company" and request.method == "POST":  # the company the admin picks at consent
+            self.oauth.consent_realm = str(body.get("realm_id") or "") or None
+            return Response.json({"realm_id": self.oauth.consent_realm or self.app.realm_id})
         if name == "webhooks":
             if request.method == "POST":
                 self.webhooks.configure(body)

@@ -128,6 +128,30 @@ def conversations_members(store: SlackStore, params: Params) -> dict[str, Any]:
     return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
 
 
+def users_info(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Describe one user: the fields https://api.slack.com/methods/users.info returns that Tally reads."""
+    workspace = store.workspace
+    user = str(params.get("user") or "")
+    is_bot = user == workspace.bot_user_id
+    if user not in workspace.users and not is_bot:
+        raise SlackError("user_not_found")
+    guest = workspace.guests.get(user)
+    return {
+        "ok": True,
+        "user": {
+            "id": user,
+            "team_id": workspace.team_id,
+            "name": workspace.bot_name if is_bot else workspace.users[user],
+            "deleted": False,
+            "is_bot": is_bot,
+            "is_admin": False,
+            "is_owner": False,
+            "is_restricted": guest is not None,  # [U] Slack sets both for a single-channel guest; played so here
+            "is_ultra_restricted": guest == "ultra_restricted",
+        },
+    }
+
+
 METHODS: dict[str, Method] = {
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
@@ -137,4 +161,5 @@ METHODS: dict[str, Method] = {
     "views.update": views_update,
     "usergroups.users.list": usergroups_users_list,
     "conversations.members": conversations_members,
+    "users.info": users_info,
 }

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sync.reconcile.balances import balance_findings
+from sync.reconcile.credit_rows import CreditTotals, unread_credit_rows
 from sync.reconcile.customers import map_customers
 from sync.reconcile.documents import Books, match_documents
 from sync.reconcile.model import ZERO, Finding, Policy, Snapshot, finding_key
@@ -20,20 +21,38 @@ from sync.reconcile.money import (
 )
 
 
-def reconcile(snapshot: Snapshot, policy: Policy) -> list[Finding]:
-    """Find every disagreement between the ConnectWise and QuickBooks books in ``snapshot``."""
+def _books(snapshot: Snapshot, policy: Policy) -> Books:
     cmap = map_customers(snapshot.cw_companies, snapshot.qbo_customers, snapshot.customer_map)
-    books = Books(
+    return Books(
         companies={company.id: company for company in snapshot.cw_companies},
         customers={customer.id: customer for customer in snapshot.qbo_customers},
         cmap=cmap,
         policy=policy,
     )
+
+
+def credit_rows_wanted(snapshot: Snapshot, policy: Policy) -> frozenset[int]:
+    """The CW invoices whose credit rows the sync should read now: unread, and disagreeing by total (credit_rows)."""
+    unread = unread_credit_rows(snapshot.cw_docs, snapshot.cw_credits)
+    if not unread:
+        return frozenset()
+    pairs = match_documents(_books(snapshot, policy), snapshot.cw_docs, snapshot.qbo_docs).pairs
+    applied = qbo_applications(snapshot.qbo_payments, intended_credits(pairs, snapshot.cw_credits))
+    mirror_of = {doc.id: mirror for doc, mirror in pairs}
+    cw_of = {mirror.id: doc for doc, mirror in pairs}
+    docs, totals = {doc.id: doc for doc in snapshot.cw_docs}, CreditTotals.of(applied)
+    return frozenset(doc_id for doc_id in unread if not totals.agree(docs[doc_id], mirror_of.get(doc_id), cw_of))
+
+
+def reconcile(snapshot: Snapshot, policy: Policy) -> list[Finding]:
+    """Find every disagreement between the ConnectWise and QuickBooks books in ``snapshot``."""
+    books = _books(snapshot, policy)
     matched = match_documents(books, snapshot.cw_docs, snapshot.qbo_docs)
     applied = qbo_applications(snapshot.qbo_payments, intended_credits(matched.pairs, snapshot.cw_credits))
     money = MoneyFindings()
     payment_findings(books, matched.pairs, applied, money)
-    credit_findings(books, matched.pairs, snapshot.cw_credits, applied, money)
+    unread = unread_credit_rows(snapshot.cw_docs, snapshot.cw_credits)
+    credit_findings(books, matched.pairs, snapshot.cw_credits, applied, money, unread)
     balances = balance_findings(
         books,
         matched.pairs,

@@ -70,9 +70,15 @@ def _waiting(view: Overview) -> str:
 
 
 def status_message(
-    view: Overview, health: ConnectionHealth, *, cw_configured: bool, channel: str | None, now: datetime
+    view: Overview,
+    health: ConnectionHealth,
+    *,
+    cw_configured: bool,
+    channel: str | None,
+    now: datetime,
+    delivery: str | None = None,
 ) -> Message:
-    """Where Tally stands, for one person."""
+    """Where Tally stands, for one person; ``delivery`` says what did not reach the alert channel (and why)."""
     blocks: list[Block] = [
         header("Tally status"),
         section(_connections(view, health, cw_configured=cw_configured, now=now)),
@@ -82,4 +88,6 @@ def status_message(
         section(f"*Full sweep*\n{escape(sweep_summary(view.sweep, now=now))}"),
         context(f"Alerts go to <#{channel}>." if channel else "No alert channel is set (TALLY_CHANNEL)."),
     ]
+    if delivery:
+        blocks.insert(2, section(f":warning: *Slack*: {delivery}"))
     return Message(text=f"Tally: {view.open_count} open findings, {len(view.waiting)} fixes waiting", blocks=blocks)
