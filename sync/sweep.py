@@ -229,13 +229,14 @@ def sweep_summary(run: SweepView | None, *, now: datetime) -> str:
     if run.status == "running":
         return f"A full sweep has been running since {when}."
     missed = run.missed
+    warned = "".join(f" Warning: {warning}" for warning in run.warnings)
     if missed == 0:
-        return f"The last full sweep ({when}) found nothing the incremental syncs had missed."
+        return f"The last full sweep ({when}) found nothing the incremental syncs had missed.{warned}"
     named = f" ({', '.join(run.examples[:3])})" if run.examples else ""
     return (
         f"The last full sweep ({when}) found {missed} record(s) the incremental syncs had missed: "
         f"{run.missed_cw} in ConnectWise, {run.missed_qbo} in QuickBooks{named}. Tally's copy is now complete; if "
-        "this repeats, ConnectWise may not move lastUpdated when payments change (`tally doctor` checks)."
+        f"this repeats, ConnectWise may not move lastUpdated when payments change (`tally doctor` checks).{warned}"
     )
 
 
