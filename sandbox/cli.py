@@ -77,6 +77,7 @@ class RunningSandbox:
             "SLACK_API_URL": f"{self.slack.url}/api/",
             "SLACK_BOT_TOKEN": self.workspace.bot_token,
             "SLACK_SIGNING_SECRET": self.workspace.signing_secret,
+            "SLACK_APP_TOKEN": self.workspace.app_token,  # Socket Mode (`tally worker`)
             "TALLY_CHANNEL": next(iter(self.workspace.channels)),
             "TALLY_APPROVER_GROUP": next(iter(self.workspace.usergroups)),
         }

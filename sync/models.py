@@ -403,3 +403,11 @@ class SweepRun(SQLModel, table=True):
     missed_qbo: int = 0  # QuickBooks documents, payments and customers likewise
     detail: str | None = Field(default=None, sa_column=Column(Text))  # JSON: examples of what was missed, warnings
     error: str | None = Field(default=None, sa_column=Column(Text))  # the sentence of a failed sweep
+
+
+class HomeViewer(SQLModel, table=True):
+    """Someone who opened Tally's Slack Home tab: their tab is published again when findings or fixes change."""
+
+    __tablename__ = "home_viewer"
+    user: str = Field(primary_key=True)
+    opened_at: datetime | None = _when(nullable=False)

@@ -1,4 +1,4 @@
-"""``tally payments | credits | mirror | actions | approve | reject``: the proposed fixes, and deciding them.
+"""``tally payments | credits | mirror | actions | approve | reject | undo``: the proposed fixes, and deciding them.
 
 The CLI acts as the person at the terminal: the OS login (asked of the system by uid, never an environment
 variable), mapped to a Slack user by ``TALLY_OPERATORS=ana:U0ANA``. That person may approve when their Slack id is
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from bot.cli.output import Column, JsonOption, Record, choice, print_json, show
 from bot.cli.support import EXIT_REFUSED, EXIT_USAGE, err, stop_on_api_errors
-from sync.actions import GROUPS, ActionNotFoundError, approver_check, execute, list_actions
+from sync.actions import GROUPS, ActionNotFoundError, approver_check, execute, list_actions, offer_undo
 from sync.actions import approve as approve_action
 from sync.actions import reject as reject_action
 from sync.models import Action
@@ -225,3 +225,20 @@ def reject(
     console.print(outcome.message)
     if not outcome.changed:
         raise typer.Exit(EXIT_REFUSED)
+
+
+def undo(fix_id: Annotated[int, typer.Argument(help="the number of a fix Tally carried out (tally actions)")]) -> None:
+    """Propose reversing a fix Tally carried out; approve the undo like any fix (tally approve N)."""
+    settings = load_settings()
+    engine = open_engine(settings)
+    try:
+        offer = offer_undo(engine, fix_id, settings=settings, actor=operator(settings).key)
+    except ActionNotFoundError as exc:
+        err.print(exc.sentence)
+        raise typer.Exit(2) from exc
+    if offer.action is None:
+        err.print(offer.sentence)
+        raise typer.Exit(EXIT_REFUSED)
+    console.print(offer.sentence)
+    if offer.action.status == "proposed":
+        console.print(f"Approve it with: tally approve {offer.action.id}   (or reject: tally reject {offer.action.id})")

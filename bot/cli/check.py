@@ -191,17 +191,26 @@ def explain(
     for row in view.findings:
         console.print(f"[bold]{row.kind}[/] — {label(row.kind)} ({row.status}): {row.explanation}", soft_wrap=True)
         action = actions.get(row.key)
+        if action is not None and action.undoes_action_id is not None:  # an undo: show the fix it reverses too
+            with session_scope(engine) as session:
+                fix = session.get(Action, action.undoes_action_id)
+            if fix is not None:
+                console.print(f"  {fix_sentence(fix)}", soft_wrap=True, markup=False)
         if action is not None:
             console.print(f"  {fix_sentence(action)}", soft_wrap=True, markup=False)
 
 
 def fix_sentence(action: Action) -> str:
-    """Name the fix and the command that decides it."""
-    said = f"Fix #{action.id} ({action.kind}, {action.status}): {action.description}"
+    """Name the fix (or the undo of one) and the command that decides it."""
+    name = f"Undo #{action.id} of fix #{action.undoes_action_id}" if action.undoes_action_id else f"Fix #{action.id}"
+    said = f"{name} ({action.kind}, {action.status}): {action.description}"
     if action.status in ("proposed", "approved"):
         return (
             f"{said} — approve with `tally approve {action.id}` or reject with `tally reject {action.id} --reason …`."
         )
+    if action.status == "succeeded" and not action.undoes_action_id:
+        said += f" — {action.result} Undo with `tally undo {action.id}` if it was wrong."
+        return said
     return f"{said}{f' — {action.result}' if action.result else ''}"
 
 

@@ -57,6 +57,16 @@ def overview_json(view: Overview) -> dict[str, Any]:
             }
             for w in view.waiting
         ],
+        "notifications": {
+            system: {
+                "received": row.received,
+                "ignored": row.ignored,
+                "checks": row.checks,
+                "last_received_at": row.last_received_at.isoformat() if row.last_received_at else None,
+                "last_check_at": row.last_check_at.isoformat() if row.last_check_at else None,
+            }
+            for system, row in sorted(view.pushes.items())
+        },
     }
 
 

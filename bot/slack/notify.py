@@ -33,6 +33,7 @@ from bot.slack.blocks.common import Message
 from bot.slack.blocks.findings import ActionView, finding_message, summary_message
 from bot.slack.listeners.binding import channel_message, remember
 from sync.actions import approvers_of
+from sync.actions.undo import can_undo
 from sync.cache.store import read_cursor, write_cursor
 from sync.checks import CheckResult, latest_actions
 from sync.db import session_scope
@@ -76,11 +77,14 @@ def has_message(ts: str | None) -> bool:
     return bool(ts) and not str(ts).startswith(POSTING)
 
 
-def view_of(session: Session, action: Action | None) -> ActionView | None:
-    """An action with its approvers, as alerts show it."""
+def view_of(session: Session, action: Action | None, settings: Settings | None = None) -> ActionView | None:
+    """An action with its approvers, as alerts show it (with ``settings``: whether it offers Undo)."""
     if action is None or action.id is None:
         return None
-    return ActionView(action, tuple(dict.fromkeys(approvers_of(session, action.id))))
+    approvers = tuple(dict.fromkeys(approvers_of(session, action.id)))
+    undoes = view_of(session, session.get(Action, action.undoes_action_id)) if action.undoes_action_id else None
+    offers = settings is not None and action.status == "succeeded" and can_undo(session, action, settings=settings)
+    return ActionView(action, approvers, undoes=undoes, can_undo=offers)
 
 
 @dataclass
@@ -220,7 +224,7 @@ class Notifier:
         with session_scope(self.engine) as session:
             actions = latest_actions(session, keys)
             rows = [session.get(FindingRecord, key) for key in keys]
-            items = [(row, view_of(session, actions.get(row.key))) for row in rows if row is not None]
+            items = [(row, view_of(session, actions.get(row.key), self.settings)) for row in rows if row is not None]
         return sorted(items, key=lambda item: (-item[0].amount, item[0].key))
 
     def _post_one(
@@ -307,7 +311,7 @@ class Notifier:
                 action = latest_actions(session, [key]).get(key)
                 if action is not None and action.slack_ts is None:
                     _link(session, action.id, channel, ts)
-                message = finding_message(finding, view_of(session, action))
+                message = finding_message(finding, view_of(session, action, self.settings))
             try:
                 self.client.chat_update(channel=channel, ts=ts, **message.payload())
             except SlackApiError as exc:  # after the client's rate-limit retries: owed, redrawn by the next pass

@@ -66,6 +66,8 @@ NEEDS: dict[str, Need] = {
     "check": Need.ACT,
     "digest": Need.ACT,
     "connect": Need.CONNECT,
+    "doctor": Need.CONNECT,  # it shows how the systems are set up: for the people who set them up
+    "map": Need.ACT,  # confirming a customer mapping changes what Tally may write
 }
 
 REFUSALS = {
@@ -78,8 +80,8 @@ REFUSALS = {
         "Ask one of them, or a Tally admin to add you to TALLY_APPROVERS."
     ),
     Need.CONNECT: (
-        "Only Tally's admins can connect QuickBooks (TALLY_ADMINS, or the approvers when none are set). "
-        "Ask one of them to run this."
+        "Only Tally's admins can connect QuickBooks or run the doctor (TALLY_ADMINS, or the approvers when none are "
+        "set). Ask one of them to run this."
     ),
 }
 

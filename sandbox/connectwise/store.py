@@ -50,6 +50,8 @@ class CWStore:
         self._next_company = 250
         self._next_invoice = 1
         self._next_number = 1000
+        # told of every invoice change as (record or None when deleted, invoice id, action): callbacks listen here
+        self.on_change: Callable[[Record | None, int, str], None] | None = None
 
     # -- companies -----------------------------------------------------------------------------------------
     def create_company(
@@ -161,6 +163,8 @@ class CWStore:
             del self._invoices[invoice_id]
             del self._invoice_ids[bisect_left(self._invoice_ids, invoice_id)]
             self._numbers.pop(str(old["invoiceNumber"]).upper(), None)
+            if self.on_change is not None:
+                self.on_change(None, invoice_id, "deleted")
 
     def get_invoice(self, invoice_id: int) -> Record:
         """Return one invoice or raise 404."""
@@ -249,6 +253,8 @@ class CWStore:
         else:
             saved["_info"] = dict(previous["_info"])
         self._invoices[saved["id"]] = saved
+        if self.on_change is not None:
+            self.on_change(copy_record(saved), saved["id"], "added" if previous is None else "updated")
         return saved
 
     def _touch(self, row: Record, at: datetime | None, updated_by: str) -> None:

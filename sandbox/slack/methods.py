@@ -113,6 +113,14 @@ def views_update(store: SlackStore, params: Params) -> dict[str, Any]:
     return {"ok": True, "view": view}
 
 
+def views_publish(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Publish a user's Home tab (https://api.slack.com/methods/views.publish): ``user_id`` and a ``home`` view."""
+    user = _required(params, "user_id", "invalid_arguments")
+    if user not in store.workspace.users:
+        raise SlackError("user_not_found")
+    return {"ok": True, "view": store.publish_home(user, _view(params), hash_=params.get("hash"))}
+
+
 def usergroups_users_list(store: SlackStore, params: Params) -> dict[str, Any]:
     """List a user group's members."""
     users = store.workspace.usergroups.get(str(params.get("usergroup") or ""))
@@ -152,6 +160,49 @@ def users_info(store: SlackStore, params: Params) -> dict[str, Any]:
     }
 
 
+def conversations_info(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Describe a channel: public or private, and whether the bot is a member (``channels:read``/``groups:read``)."""
+    workspace = store.workspace
+    channel = store.channel_id(_required(params, "channel", "channel_not_found"))
+    private = channel in workspace.private_channels
+    needed = "groups:read" if private else "channels:read"
+    if needed not in workspace.scopes:
+        raise SlackError("missing_scope", needed=needed, provided=",".join(workspace.scopes))
+    if private and not workspace.bot_is_member(channel):
+        raise SlackError("channel_not_found")  # a private channel the bot is not in is invisible to it
+    return {
+        "ok": True,
+        "channel": {
+            "id": channel,
+            "name": workspace.channel_name(channel),
+            "is_channel": not private,
+            "is_group": private,
+            "is_private": private,
+            "is_archived": False,
+            "is_member": workspace.bot_is_member(channel),
+        },
+    }
+
+
+# The bot scope each method wants (https://api.slack.com/methods, each method's "Required scopes");
+# conversations.info checks its own (channels:read or groups:read, by the channel's kind).
+SCOPES: dict[str, str] = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "usergroups.users.list": "usergroups:read",
+    "conversations.members": "channels:read",
+    "users.info": "users:read",
+}
+
+
+def check_scope(store: SlackStore, method: str) -> None:
+    """Refuse with ``missing_scope`` (and what is needed and provided) when the bot token lacks the method's scope."""
+    needed = SCOPES.get(method)
+    if needed is not None and needed not in store.workspace.scopes:
+        raise SlackError("missing_scope", needed=needed, provided=",".join(store.workspace.scopes))
+
+
 METHODS: dict[str, Method] = {
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
@@ -159,7 +210,9 @@ METHODS: dict[str, Method] = {
     "chat.postEphemeral": chat_post_ephemeral,
     "views.open": views_open,
     "views.update": views_update,
+    "views.publish": views_publish,
     "usergroups.users.list": usergroups_users_list,
     "conversations.members": conversations_members,
     "users.info": users_info,
+    "conversations.info": conversations_info,
 }

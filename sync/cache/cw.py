@@ -4,13 +4,11 @@ Incremental reads ask for records whose ``lastUpdated`` is past the cursor minus
 same-second updates), and de-duplicate by id. An invoice's credit rows (which memo, how much) cost one call per
 invoice, so they are not read with the list: the cached rows of an invoice that changed are dropped, and once both
 systems are read ``settle_credit_rows`` reads the rows only of invoices whose credit totals disagree with
-QuickBooks (``sync/reconcile/credit_rows.py``). Deletions: a full read drops what it did not see; an incremental
-one compares ConnectWise's count with the cache and scans ids only when they differ.
-
-Incremental reads rely on ConnectWise moving an invoice's ``lastUpdated`` when a payment or credit row changes.
-That is unverified [U]: if it does not, the scheduled full sweep (``sync.sweep``) sees what the incremental reads
-missed and counts it. A full read checks its row count against ``/count`` before it deletes anything
-(``check_complete``).
+QuickBooks (``sync/reconcile/credit_rows.py``). ConnectWise is taken to touch an invoice's ``lastUpdated`` when a
+payment or credit row changes; that is unverified [U]: if it does not, the scheduled full sweep (``sync.sweep``)
+sees what the incremental reads missed and counts it. A full read checks its row count against ``/count`` before
+it deletes anything (``check_complete``). Deletions: a full read drops what it did not see; an incremental one
+compares ConnectWise's count with the cache and scans ids only when they differ.
 """
 
 from __future__ import annotations

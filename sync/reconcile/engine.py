@@ -11,7 +11,7 @@ from sync.reconcile.balances import balance_findings
 from sync.reconcile.credit_rows import CreditTotals, unread_credit_rows
 from sync.reconcile.customers import map_customers
 from sync.reconcile.documents import Books, match_documents
-from sync.reconcile.model import ZERO, Finding, Policy, Snapshot, finding_key
+from sync.reconcile.model import ZERO, CwDoc, Finding, Policy, QboDoc, Snapshot, finding_key
 from sync.reconcile.money import (
     MoneyFindings,
     credit_findings,
@@ -19,6 +19,7 @@ from sync.reconcile.money import (
     payment_findings,
     qbo_applications,
 )
+from sync.reconcile.plan import PlanBooks, plan_fixes
 
 
 def _books(snapshot: Snapshot, policy: Policy) -> Books:
@@ -61,7 +62,19 @@ def reconcile(snapshot: Snapshot, policy: Policy) -> list[Finding]:
         matched.explained_qbo | money.explained_qbo,
     )
     findings = [*matched.findings, *money.findings, *balances, *_unresolved(books, snapshot)]
-    return sorted(_merge_same_keys(findings), key=lambda finding: (finding.kind, finding.key))
+    merged = sorted(_merge_same_keys(findings), key=lambda finding: (finding.kind, finding.key))
+    return plan_fixes(merged, _plan_books(books, snapshot, matched.pairs))
+
+
+def _plan_books(books: Books, snapshot: Snapshot, pairs: list[tuple[CwDoc, QboDoc]]) -> PlanBooks:
+    return PlanBooks(
+        cw_docs={doc.id: doc for doc in snapshot.cw_docs},
+        qbo_docs={doc.id: doc for doc in snapshot.qbo_docs},
+        qbo_of_cw={doc.id: mirror for doc, mirror in pairs},
+        cw_of_qbo={mirror.id: doc for doc, mirror in pairs},
+        unchecked_companies=frozenset(books.cmap.unresolved),
+        tolerance=books.policy.tolerance,
+    )
 
 
 def _merge_same_keys(findings: list[Finding]) -> list[Finding]:
@@ -84,6 +97,16 @@ def _unresolved(books: Books, snapshot: Snapshot) -> list[Finding]:
         if company_id not in posted:
             continue
         label = company.account_number or company.identifier
+        offered = [books.customers[c] for c in books.cmap.candidates.get(company_id, ()) if c in books.customers]
+        maybe = (
+            f" The closest QuickBooks customer is {offered[0].display_name}, by a similar name only: confirm it "
+            'with `tally map` (or "Map to" on this alert) and Tally will check them.'
+            if offered
+            else " Map it once with `tally map` and Tally will."
+        )
+        qbo = {"candidates": ",".join(c.id for c in offered)} if offered else {}
+        if offered:
+            qbo["candidate_names"] = "|".join(c.display_name for c in offered)
         findings.append(
             Finding(
                 kind="customer_mismatch",
@@ -93,9 +116,11 @@ def _unresolved(books: Books, snapshot: Snapshot) -> list[Finding]:
                 amount=posted[company_id],
                 explanation=(
                     f"ConnectWise company {company.name} ({label}) matches no QuickBooks customer by saved mapping, "
-                    "account number or name, so its documents cannot be checked: map it once and Tally will."
+                    "account number or name, so its documents cannot be checked and Tally writes nothing for it."
+                    f"{maybe}"
                 ),
-                cw={"account": label, "name": company.name},
+                cw={"account": label, "name": company.name, "company_id": str(company.id)},
+                qbo=qbo,
             )
         )
     return findings

@@ -14,15 +14,17 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.slack.blocks.common import escape
 from bot.slack.blocks.findings import mention_users, summary_decided
 from bot.slack.blocks.modals import reject_modal
 from bot.slack.blocks.previews import read_preview_block_id
 from bot.slack.errors import guarded, tell
 from bot.slack.ids import REASON_INPUT, ActionId, BlockId, CallbackId
 from bot.slack.listeners.binding import refuse, strangers
+from bot.slack.listeners.mapping import confirm_mapping
 from bot.slack.listeners.reading import preview_for
 from bot.slack.middleware import Tally, approvers_only, decided_ids, tally_of
-from sync.actions import approve, execute, get_action, reject, restated_sentence
+from sync.actions import approve, execute, get_action, offer_undo, reject, restated_sentence
 
 DECIDABLE = ("proposed", "approved")
 
@@ -42,6 +44,8 @@ def register(app: App) -> None:
     app.action(ActionId.APPROVE, middleware=[approvers_only])(ack=ack_click, lazy=[approve_clicked])
     app.action(ActionId.APPROVE_ALL, middleware=[approvers_only])(ack=ack_click, lazy=[approve_all_clicked])
     app.action(ActionId.REJECT, middleware=[approvers_only])(open_reject_modal)
+    app.action(ActionId.MAP_TO, middleware=[approvers_only])(ack=ack_click, lazy=[map_clicked])
+    app.action(ActionId.UNDO, middleware=[approvers_only])(ack=ack_click, lazy=[undo_clicked])
     app.view(CallbackId.REJECT_REASON, middleware=[approvers_only])(ack=check_reason, lazy=[reject_submitted])
 
 
@@ -68,6 +72,19 @@ def decide(tally: Tally, action_id: int, user: str) -> Decided:
         "superseded": f":arrows_counterclockwise: Not needed any more: {done.result}",
     }.get(done.status, outcome.message)
     return Decided(action_id, done.status, outcome.changed or done.status != outcome.status, mention_users(sentence))
+
+
+@guarded
+def map_clicked(context: BoltContext, body: dict[str, Any], respond: Respond) -> None:
+    """ "Map to <candidate>" under a company Tally cannot check: store the mapping and say so."""
+    value = str((body.get("actions") or [{}])[0].get("value", ""))
+    company, _, customer = value.partition(":")
+    user = context.user_id or ""
+    respond(
+        text=confirm_mapping(tally_of(context), user, company, customer),
+        response_type="ephemeral",
+        replace_original=False,
+    )
 
 
 def _block_id(body: dict[str, Any]) -> str:
@@ -104,6 +121,17 @@ def approve_clicked(context: BoltContext, body: dict[str, Any], respond: Respond
     decided = decide(tally, action_id, context.user_id or "")
     if not _redraw_preview(tally, body, respond, f"#{action_id}: {decided.sentence}") and not decided.changed:
         tell(context, decided.sentence)
+
+
+@guarded
+def undo_clicked(context: BoltContext, body: dict[str, Any]) -> None:
+    """Propose the undo of the fix the alert shows; the alert then shows it with Approve / Reject."""
+    tally = tally_of(context)
+    (fix_id,) = decided_ids(body)[:1]
+    offer = offer_undo(tally.engine, fix_id, settings=tally.settings, actor=context.user_id or "")
+    tally.notifier.refresh_action(fix_id)
+    if offer.action is None or not offer.created:
+        tell(context, escape(offer.sentence))
 
 
 def _tally_up(results: list[Decided]) -> str:
