@@ -61,6 +61,8 @@ def test_tally_undo_proposes_the_reverse_and_approve_carries_it_out(tally: Calla
     assert done.exit_code == 0, done.output
     assert f"#{undo_id}: succeeded — Deleted the" in done.stdout
 
+    listed = {row["id"]: row for row in json.loads(run("actions", "--json").stdout)["fixes"]}
+    assert (listed[int(undo_id)]["kind"], listed[int(undo_id)]["undoes"]) == ("undo_backflow_payment", fix["id"])
     explained = run("explain", number).stdout
     assert f"Fix #{fix['id']} (backflow_payment, succeeded)" in explained
     assert f"Undo #{undo_id} of fix #{fix['id']} (undo_backflow_payment, succeeded)" in explained
