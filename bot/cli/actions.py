@@ -117,6 +117,8 @@ def action_json(row: Action) -> dict[str, Any]:
         "finding": row.finding_key,
         "approvals_needed": row.approvals_needed,
         "result": row.result,
+        "version": row.version,
+        "replaced_by": row.replaced_by,
         "undoes": row.undoes_action_id,  # undo (issue 13): the fix this action reverses, else null
     }
 

@@ -388,7 +388,7 @@ def _event_record(event: AuditEvent) -> Record:
     amounts = " → ".join(money(a) for a in (event.amount_before, event.amount_after) if a is not None)
     return {
         "at": event.at.strftime("%Y-%m-%d %H:%M:%S") if event.at else "",
-        "actor": event.actor,
+        "actor": event.actor + (f" ({event.channel})" if event.channel else ""),
         "verb": event.verb,
         "subject": event.subject,
         "amounts": amounts,
@@ -400,6 +400,7 @@ def _event_json(event: AuditEvent) -> dict[str, Any]:
     return {
         "at": event.at.isoformat() if event.at else None,
         "actor": event.actor,
+        "channel": event.channel,
         "verb": event.verb,
         "subject": event.subject,
         "amount_before": None if event.amount_before is None else str(event.amount_before),

@@ -37,7 +37,7 @@ from sync.audit import history
 from sync.checks import CheckResult, run_check
 from sync.db import session_scope
 from sync.models import Action, Approval, FindingRecord, utcnow
-from sync.people import CLI, Actor
+from sync.people import Actor, terminal_actor
 from sync.reconcile.text import money
 from sync.reports import ar_totals, open_ar
 from sync.settings import Settings
@@ -47,9 +47,9 @@ OPERATORS = ("ana", "ben")  # two demo operators: fixes above the dual-approval 
 PEOPLE = {"ana": "U0ANA", "ben": "U0BEN"}  # their logins mapped to people (TALLY_OPERATORS), so two of them count
 
 
-def person(login: str) -> Actor:
-    """A demo operator at the terminal, as ``TALLY_OPERATORS`` maps the login to a person."""
-    return Actor(key=PEOPLE[login], channel=CLI, person=PEOPLE[login], login=login)
+def person(settings: Settings, login: str) -> Actor:
+    """A demo operator at their own terminal, as ``TALLY_OPERATORS`` maps the login to a person."""
+    return terminal_actor(settings.operators, login=login)
 
 
 def demo(seed: Annotated[int, typer.Option(help="seed of the generated books")] = 7) -> None:
@@ -80,7 +80,7 @@ def demo_settings(running: RunningSandbox, workdir: Path) -> Settings:
     values = {
         **running.env(),
         "DATABASE_URL": f"sqlite:///{workdir / 'tally.db'}",
-        "TALLY_OPERATORS": ",".join(f"{login}:{user}" for login, user in PEOPLE.items()),
+        "TALLY_OPERATORS": ",".join(f"{login}:{person}" for login, person in PEOPLE.items()),
         "TALLY_APPROVERS": ",".join(PEOPLE.values()),
     }
     return Settings(**values)  # type: ignore[arg-type]
@@ -135,7 +135,7 @@ def _undo_one(console: Console, settings: Settings, engine: Engine, both: Client
     """Undo one fix that ran (Undo on its alert, or `tally undo N`), then check: its finding is back for a person."""
     if fix is None or fix.id is None:
         return
-    offer = offer_undo(engine, fix.id, settings=settings, actor=person(OPERATORS[1]).key)
+    offer = offer_undo(engine, fix.id, settings=settings, actor=person(settings, OPERATORS[1]).key)
     console.print(f"  {OPERATORS[1]} runs `tally undo {fix.id}`: {offer.sentence}")
     if offer.action is None:
         return
@@ -160,7 +160,7 @@ def _decide(console: Console, settings: Settings, engine: Engine, both: Clients,
     assert action.id is not None
     check = operator_check(settings)
     for operator in OPERATORS:
-        who = person(operator)
+        who = person(settings, operator)  # each at their own terminal
         outcome = approve(engine, action.id, approver=who, is_approver=check)
         if outcome.ready:
             done = execute(engine, action.id, cw=both.cw, qbo=both.qbo, actor=who.key, tolerance=settings.tolerance)

@@ -11,6 +11,7 @@ class ActionId(StrEnum):
     APPROVE = "tally_approve"
     REJECT = "tally_reject"
     APPROVE_ALL = "tally_approve_all"
+    MAP_TO = "tally_map_to"  # value: ``<CW company id>:<QBO customer id>``
     UNDO = "tally_undo"  # undo (issue 13): propose reversing a fix that ran
 
 

@@ -143,6 +143,9 @@ def finding_message(finding: FindingRecord, view: ActionView | None) -> Message:
             blocks.append(actions(f"{BlockId.UNDO}:{view.action.id}", undo_button(view.action)))
     elif not resolved:
         blocks.append(section(status_line(None)))
+        mapping = map_buttons(finding)
+        if mapping is not None:
+            blocks.append(mapping)
     note = ""
     if resolved and finding.resolved_at:
         how = "fixed by Tally" if (finding.resolved_by or "").startswith("action:") else "the books agree again"
@@ -151,6 +154,33 @@ def finding_message(finding: FindingRecord, view: ActionView | None) -> Message:
     state = " — resolved" if resolved else (f" — {view.action.status}" if view else "")
     text = f"{title(finding.kind)}: {documents} ({money(finding.amount)}){state}"  # documents: escaped above
     return Message(text=clip(text, 3000), blocks=blocks)
+
+
+def map_buttons(finding: FindingRecord) -> Block | None:
+    """Under a company Tally cannot check: "Map to <candidate>" for each QuickBooks customer it may be."""
+    if finding.kind != "customer_mismatch":
+        return None
+    cw, qbo = json.loads(finding.cw or "{}"), json.loads(finding.qbo or "{}")
+    ids = [c for c in str(qbo.get("candidates", "")).split(",") if c]
+    names = str(qbo.get("candidate_names", "")).split("|")
+    if not ids or not cw.get("company_id"):
+        return None
+    company = str(cw.get("name", "this company"))
+    buttons = [
+        button(
+            f"Map to {name}",
+            ActionId.MAP_TO,
+            f"{cw['company_id']}:{customer}",
+            confirm=(
+                "Confirm this mapping?",
+                f"ConnectWise company {escape(company)} is QuickBooks customer {escape(name)}. Tally will check "
+                "and fix their documents against each other from now on.",
+                "Map",
+            ),
+        )
+        for customer, name in zip(ids, names, strict=False)
+    ]
+    return actions(f"{BlockId.DECISION}:map:{cw['company_id']}", *buttons)
 
 
 def approve_button(action: Action, *, label: str = "Approve") -> Block:

@@ -8,8 +8,8 @@ from bot.slack.blocks.help import USAGE
 from bot.slack.errors import UsageError
 
 STATUSES = ("proposed", "approved", "executing", "unsure", "succeeded", "failed", "rejected", "superseded")
-NO_ARGUMENT = frozenset({"status", "check", "digest", "connect"})
-FREE_TEXT = frozenset({"payments", "credits", "mirror", "ar"})
+NO_ARGUMENT = frozenset({"status", "check", "digest", "connect", "doctor"})
+FREE_TEXT = frozenset({"payments", "credits", "mirror", "ar", "map"})
 HISTORY_MAX = 100
 HISTORY_DEFAULT = 20
 
