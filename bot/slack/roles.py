@@ -68,6 +68,7 @@ NEEDS: dict[str, Need] = {
     "connect": Need.CONNECT,
     "doctor": Need.CONNECT,  # it shows how the systems are set up: for the people who set them up
     "map": Need.ACT,  # confirming a customer mapping changes what Tally may write
+    "undo": Need.ACT,  # undo (issue 13): proposes a reverse write, approved like any fix
 }
 
 REFUSALS = {
