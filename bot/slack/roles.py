@@ -6,7 +6,7 @@ need        commands                                                         who
 read        ``status``, ``ar``, ``history``, ``explain``, ``actions``,        viewers (``TALLY_VIEWERS``), approvers,
             ``payments``, ``credits``, ``mirror`` (the previews)              admins; with ``TALLY_OPEN_READING=true``
                                                                               also every full member (not guests)
-act         ``check``, ``digest``                                            approvers (``TALLY_APPROVERS``,
+act         ``check``, ``digest``, ``undo``                                  approvers (``TALLY_APPROVERS``,
                                                                               ``TALLY_APPROVER_GROUP``) and admins
 connect     ``connect``                                                      admins (``TALLY_ADMINS``, else approvers)
 everyone    ``help`` (and usage help for a mistyped command)                 anyone: it shows nothing of the books
