@@ -265,7 +265,7 @@ class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     id: int | None = Field(default=None, primary_key=True)
     at: datetime | None = _when(nullable=False, index=True)
-    actor: str  # a Slack user id, "scheduler", or "cli:<operator>"
+    actor: str  # a person (Slack user id, also through the terminal), "scheduler", or "cli:<login>" (unmapped)
     verb: str  # finding.opened, finding.updated, finding.resolved, action.proposed, action.approved, ...
     subject: str = Field(index=True)  # "finding:<key>" or "action:<id>"
     amount_before: Decimal | None = _money(nullable=True, default=None)

@@ -9,6 +9,7 @@ approval (``sync.people``).
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -24,7 +25,8 @@ from bot.cli.support import EXIT_REFUSED, EXIT_USAGE, err, stop_on_api_errors
 from sync.actions import GROUPS, ActionNotFoundError, approver_check, execute, list_actions, offer_undo
 from sync.actions import approve as approve_action
 from sync.actions import reject as reject_action
-from sync.models import Action
+from sync.db import session_scope
+from sync.models import Action, SlackApproverCache
 from sync.people import Actor, terminal_actor
 from sync.reconcile.text import money
 from sync.settings import Settings, load_settings
@@ -34,9 +36,15 @@ console = Console()
 KINDS = GROUPS
 
 
-def operator_check(settings: Settings) -> Callable[[str], bool]:
-    """Approvers for the CLI: the configured ids, with ``name`` and ``cli:name`` meaning the same unmapped login."""
-    return approver_check(settings, extra={f"cli:{name.removeprefix('cli:')}" for name in settings.approvers})
+def operator_check(settings: Settings, engine: Engine | None = None) -> Callable[[str], bool]:
+    """Approvers for the CLI: the configured ids, with ``name`` and ``cli:name`` meaning the same unmapped login,
+    and the members of ``TALLY_APPROVER_GROUP`` as Slack last told the Slack app (the terminal does not ask Slack)."""
+    extra = {f"cli:{name.removeprefix('cli:')}" for name in settings.approvers}
+    if engine is not None and settings.approver_group:
+        with session_scope(engine) as session:
+            cached = session.get(SlackApproverCache, settings.approver_group)
+            extra |= set(json.loads(cached.members)) if cached is not None else set()
+    return approver_check(settings, extra=extra)
 
 
 def operator(settings: Settings) -> Actor:
@@ -62,7 +70,7 @@ def _list(
 
 def _decide_and_run(settings: Settings, engine: Engine, ids: Sequence[int]) -> int:
     """Approve each action as the operator and run the ones that are ready; return how many were refused."""
-    is_approver = operator_check(settings)
+    is_approver = operator_check(settings, engine)
     refused = 0
     with stop_on_api_errors("Fixing"), clients(settings, engine) as both:
         for action_id in ids:
@@ -218,7 +226,7 @@ def reject(
     engine = open_engine(settings)
     try:
         outcome = reject_action(
-            engine, action_id, actor=operator(settings), reason=reason, is_approver=operator_check(settings)
+            engine, action_id, actor=operator(settings), reason=reason, is_approver=operator_check(settings, engine)
         )
     except ActionNotFoundError as exc:
         err.print(exc.sentence)

@@ -91,14 +91,13 @@ def create_web(
         if auth is None or links is None:
             return PlainTextResponse("QuickBooks is not configured on this server.", status_code=503)
         token = request.query_params.get("link")
-        try:
-            if not token:
-                await anyio.to_thread.run_sync(functools.partial(links.open, None, state=""))  # refused, audited
-            url, state = await anyio.to_thread.run_sync(auth.authorization_url)
+        state = auth.new_state()
+        try:  # the link first: nothing is asked of Intuit for a request without a good one
             opened = await anyio.to_thread.run_sync(functools.partial(links.open, token, state=state))
         except LinkRefused as refused:
             log.warning("QuickBooks connect refused (403): %s", refused.why)
             return PlainTextResponse(refused.sentence, status_code=403)
+        url, _ = await anyio.to_thread.run_sync(auth.authorization_url, state)
         answer = RedirectResponse(url, status_code=302)
         answer.set_cookie(
             BROWSER_COOKIE,

@@ -6,9 +6,9 @@ need        commands                                                         who
 read        ``status``, ``ar``, ``history``, ``explain``, ``actions``,        viewers (``TALLY_VIEWERS``), approvers,
             ``payments``, ``credits``, ``mirror`` (the previews)              admins; with ``TALLY_OPEN_READING=true``
                                                                               also every full member (not guests)
-act         ``check``, ``digest``, ``undo``                                  approvers (``TALLY_APPROVERS``,
+act         ``check``, ``digest``, ``map``, ``undo``                         approvers (``TALLY_APPROVERS``,
                                                                               ``TALLY_APPROVER_GROUP``) and admins
-connect     ``connect``                                                      admins (``TALLY_ADMINS``, else approvers)
+connect     ``connect``, ``doctor``                                          admins (``TALLY_ADMINS``, else approvers)
 everyone    ``help`` (and usage help for a mistyped command)                 anyone: it shows nothing of the books
 act         any subcommand not in ``NEEDS`` (a new one is closed until       approvers and admins
             someone decides who may run it)
@@ -68,7 +68,7 @@ NEEDS: dict[str, Need] = {
     "connect": Need.CONNECT,
     "doctor": Need.CONNECT,  # it shows how the systems are set up: for the people who set them up
     "map": Need.ACT,  # confirming a customer mapping changes what Tally may write
-    "undo": Need.ACT,  # undo (issue 13): proposes a reverse write, approved like any fix
+    "undo": Need.ACT,  # and an approver, which the command checks itself
 }
 
 REFUSALS = {

@@ -65,6 +65,10 @@ class QBOAuth:
 
     # -- connecting --------------------------------------------------------------------------------------
 
+    def new_state(self) -> str:
+        """A state only this Tally can have issued (valid an hour), made without asking Intuit anything."""
+        return new_state(self._cipher, now=self._now())
+
     def authorization_url(self, state: str | None = None) -> tuple[str, str]:
         """Return the URL an admin opens to connect a company, and its state (Tally-signed unless given)."""
         state = state or new_state(self._cipher, now=self._now())

@@ -13,17 +13,19 @@ was approved, once, or nothing.
 from __future__ import annotations
 
 import functools
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from click.testing import Result
 from sqlalchemy.engine import Engine
-from typer.testing import CliRunner
 
-from bot.cli import app
 from bot.processes.scheduled import settle_writes
 from bot.slack.app import web_client
 from bot.slack.notify import Notifier
@@ -46,14 +48,37 @@ def world(engine: Engine, database_url: str) -> Iterator[World]:
         yield running
 
 
-def terminal(world: World, *args: str, **env: str) -> Result:
-    """Run ``tally`` in a terminal against the world's books and database (the login is this process's)."""
+@dataclass(frozen=True)
+class Said:
+    """What a ``tally`` command run in a terminal said."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return " ".join(f"{self.stdout}\n{self.stderr}".split())
+
+
+def terminal(world: World, *args: str, **env: str) -> Said:
+    """Run ``tally`` as a process of this login, against the world's books and database, in an empty folder."""
     settings = world.settings
     assert settings.secret_key is not None
-    base = {**world.running.env(), "DATABASE_URL": str(world.engine.url.render_as_string(hide_password=False))}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "CW_", "QBO_", "SLACK_", "DATABASE"))}
+    base |= {**world.running.env(), "DATABASE_URL": world.engine.url.render_as_string(hide_password=False)}
     base |= {"TALLY_SECRET_KEY": settings.secret_key.get_secret_value(), "TALLY_APPROVERS": "U0ANA,U0BEN"}
     base |= {"TALLY_SYNC_GRACE": "0", "TALLY_OPERATORS": f"{os_login()}:U0ANA", "COLUMNS": "200"}
-    return CliRunner().invoke(app, list(args), env={**base, **env})
+    with tempfile.TemporaryDirectory() as folder:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", *args],
+            cwd=folder,
+            env={**base, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    return Said(done.returncode, done.stdout, done.stderr)
 
 
 def button_id(message: Message) -> int:
@@ -100,6 +125,7 @@ def test_an_old_button_after_a_scheduled_restatement_writes_nothing_and_says_wha
     assert world.events("action.approved", f"action:{new_id}") == []
 
 
+@pytest.mark.slow  # runs tally as separate processes
 def test_an_old_button_after_a_terminal_restatement_writes_nothing_and_the_alert_catches_up(world: World) -> None:
     old_id = button_id(world.alert(MIRROR))
     restate_mirror(world)
@@ -109,7 +135,7 @@ def test_an_old_button_after_a_terminal_restatement_writes_nothing_and_the_alert
 
     in_terminal = terminal(world, "approve", str(old_id))
     assert in_terminal.exit_code == 1
-    assert CHANGED in " ".join(in_terminal.stdout.split())
+    assert CHANGED in in_terminal.output
     world.driver.click(world.alert(MIRROR), APPROVE, user="U0BEN")
     world.wait(lambda: told(world, "U0BEN", CHANGED))
     assert counts(world.running).minus(before) == (0, 0)
@@ -121,6 +147,7 @@ def test_an_old_button_after_a_terminal_restatement_writes_nothing_and_the_alert
     assert "$1,180.10" in text_of(world.alert(MIRROR))
 
 
+@pytest.mark.slow  # runs tally as separate processes
 def test_one_person_through_slack_and_the_terminal_counts_once(world: World) -> None:
     alert = world.alert(DUAL)
     action_id = button_id(alert)
@@ -130,9 +157,9 @@ def test_one_person_through_slack_and_the_terminal_counts_once(world: World) -> 
     world.wait(lambda: len(world.events("action.approved", f"action:{action_id}")) == 1)
 
     again = terminal(world, "approve", str(action_id))  # ana again, at her terminal
-    assert "Already approved by you; 1 of 2 approvals" in " ".join(again.stdout.split())
+    assert "Already approved by you; 1 of 2 approvals" in again.output
     unmapped = terminal(world, "approve", str(action_id), TALLY_OPERATORS="", TALLY_APPROVERS=f"U0ANA,{os_login()}")
-    assert "is not mapped to a person" in " ".join(unmapped.stdout.split())
+    assert "is not mapped to a person" in unmapped.output
     assert world.action(action_id).status == "proposed"
     assert counts(world.running).minus(before) == (0, 0)
 
@@ -143,6 +170,7 @@ def test_one_person_through_slack_and_the_terminal_counts_once(world: World) -> 
     assert approvals == [("U0ANA", "slack"), (f"cli:{os_login()}", "cli"), ("U0BEN", "slack")]
 
 
+@pytest.mark.slow  # runs tally as a separate process
 @pytest.mark.parametrize(
     ("env", "words"),
     [
@@ -157,11 +185,12 @@ def test_a_login_trying_to_be_two_people_is_refused(world: World, env: dict[str,
     before = counts(world.running)
     refused = terminal(world, "approve", str(action_id), **env)
     assert refused.exit_code == 2
-    assert words in " ".join(refused.output.split())
+    assert words in refused.output
     assert world.action(action_id).status == "proposed"
     assert counts(world.running).minus(before) == (0, 0)
 
 
+@pytest.mark.slow  # runs tally as separate processes
 def test_user_and_logname_do_not_change_who_the_terminal_is(world: World) -> None:
     action_id = button_id(world.alert(DUAL))
     world.driver.click(world.alert(DUAL), APPROVE, user="U0ANA")
@@ -170,7 +199,7 @@ def test_user_and_logname_do_not_change_who_the_terminal_is(world: World) -> Non
     pretend = terminal(
         world, "approve", str(action_id), USER="ben", LOGNAME="ben", TALLY_OPERATORS=f"{os_login()}:U0ANA,ben:U0BEN"
     )
-    assert "Already approved by you" in pretend.stdout
+    assert "Already approved by you" in pretend.output
     assert world.action(action_id).status == "proposed"
     assert counts(world.running).minus(before) == (0, 0)
 
@@ -199,3 +228,21 @@ def test_a_click_carrying_a_fix_its_preview_does_not_show_is_refused(world: Worl
     backflow = int(next(b for b in buttons(preview) if b["action_id"] == APPROVE)["value"])
     world.wait(lambda: world.action(backflow).status == "succeeded")
     assert counts(world.running).minus(before) == (1, 0)
+
+
+def test_approve_all_skips_a_fix_restated_since_the_summary_and_writes_the_rest_once(world: World) -> None:
+    summary = next(m for m in world.channel() if "tally_summary" in text_of(m))
+    old_id = button_id(world.alert(MIRROR))
+    restate_mirror(world)
+    world.check()
+    new_id = assert_restated(world, old_id)
+    before = counts(world.running)
+
+    world.driver.click(summary, "tally_approve_all", user="U0ANA")  # the summary still names the old mirror
+
+    world.wait(lambda: told(world, "U0ANA", "1 changed since shown, nothing written"))
+    assert world.action(new_id).status == "proposed"
+    assert world.action(world.actions(finding_key=DUAL)[-1].id or 0).status == "proposed"  # needs a second person
+    # Carried out once each: the payment and the credit row in ConnectWise; the credit application and the
+    # credit memo's copy in QuickBooks. Nothing for the restated mirror.
+    assert counts(world.running).minus(before) == (2, 2)

@@ -20,7 +20,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "history": ("history [count]", "the audit trail, newest first (default 20, at most 100)"),
     "undo": ("undo N", "propose reversing fix N that Tally carried out; it is approved like any fix"),
     "digest": ("digest", "post the daily digest to the channel now"),
-    "connect": ("connect", "a link to connect QuickBooks (admins only)"),
+    "connect": ("connect", "a link to connect QuickBooks: admins only, yours alone, once, for ten minutes"),
     "doctor": (
         "doctor",
         "check that ConnectWise, QuickBooks, Slack and the database are set up as Tally needs (admins)",

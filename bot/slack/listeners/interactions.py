@@ -27,6 +27,7 @@ from bot.slack.middleware import Tally, approvers_only, decided_ids, tally_of
 from sync.actions import approve, execute, get_action, offer_undo, reject, restated_sentence
 
 DECIDABLE = ("proposed", "approved")
+CHANGED = "This fix changed"  # how sync.actions answers a click on a fix a later check restated
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,10 @@ def undo_clicked(context: BoltContext, body: dict[str, Any]) -> None:
 
 
 def _tally_up(results: list[Decided]) -> str:
-    counts = Counter(result.status for result in results)
+    changed = [r for r in results if r.status == "superseded" and r.sentence.startswith(CHANGED)]
+    counts = Counter(result.status for result in results if result not in changed)
     parts = [
+        f"{len(changed)} changed since shown, nothing written (see their updated alerts)" if changed else "",
         f"{counts['succeeded']} carried out" if counts["succeeded"] else "",
         f"{counts['proposed']} waiting for a second, different approver" if counts["proposed"] else "",
         f"{counts['failed']} failed" if counts["failed"] else "",
@@ -158,7 +161,9 @@ def approve_all_clicked(context: BoltContext, body: dict[str, Any], respond: Res
         return
     results = [decide(tally, action_id, user) for action_id in decided_ids(body)]
     note = f"Approve all by <@{user}>: {_tally_up(results)}."
-    failed = [f"#{r.action_id}: {r.sentence}" for r in results if r.status == "failed"]
+    failed = [
+        f"#{r.action_id}: {r.sentence}" for r in results if r.status == "failed" or r.sentence.startswith(CHANGED)
+    ]
     if _redraw_preview(tally, body, respond, note):
         return
     message = body.get("message") or {}
