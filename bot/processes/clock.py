@@ -87,10 +87,15 @@ def register_jobs(
         misfire_grace_time=600,
         **common,
     )
-    redraw = Notifier(settings, engine, client).refresh_action
+    notifier = Notifier(settings, engine, client)
     settle_every = settings.settle_every.total_seconds()
+
+    def settle_and_redraw() -> None:
+        settle_writes(engine, factory, redraw=notifier.refresh_action)
+        notifier.redraw_owed()  # alerts Slack refused to redraw (issue 8 §7c): shown well within a check interval
+
     scheduler.add_job(
-        functools.partial(settle_writes, engine, factory, redraw=redraw),
+        settle_and_redraw,
         IntervalTrigger(seconds=settle_every),
         id=SETTLE_JOB,
         name="settle unsure writes",
