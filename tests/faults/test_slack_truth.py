@@ -22,7 +22,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.digest.blocks import Activity, CustomerGap, Decision, Fix, Pending, Receivables, digest_messages
 from bot.digest.data import gather_digest
 from bot.digest.post import digest_day, post_digest
@@ -30,6 +32,7 @@ from bot.slack.app import web_client
 from bot.slack.blocks.common import MAX_BLOCKS, MESSAGE_BLOCKS_TEXT, text_length
 from bot.slack.notify import Notifier
 from sandbox.slack import serve_slack
+from sync import people
 from sync.db import session_scope
 from sync.models import FindingRecord, SlackRedraw, utcnow
 from tests.bot.digest.test_blocks import busy_day
@@ -117,6 +120,17 @@ def test_a_refused_channel_is_told_to_the_person_in_status_and_in_the_digest(wor
     assert "invite @tally to <#C0FINANCE>" in text_of(digest_messages(digest)[-1].payload())
     with pytest.raises(SlackApiError):
         post_digest(settings=world.settings, engine=world.engine, client=web_client(world.settings), force=True)
+
+    env = {**world.running.env(), "DATABASE_URL": world.settings.database_url, "COLUMNS": "200"}
+    with pytest.MonkeyPatch.context() as patch:  # the terminal, as the OS login ana (mapped to U0ANA)
+        patch.setattr(people, "os_login", lambda: "ana")
+        env |= {"TALLY_OPERATORS": "ana:U0ANA"}
+        digest_run = CliRunner().invoke(app, ["digest"], env=env)
+        status_run = CliRunner().invoke(app, ["status"], env=env)
+    assert digest_run.exit_code == 3, digest_run.output
+    assert "The digest was not posted" in digest_run.stderr
+    assert "invite @tally to C0FINANCE" in digest_run.stderr
+    assert "invite @tally to C0FINANCE" in status_run.stdout
 
     refuse(world, None)  # someone invited @tally
     result = world.check()
