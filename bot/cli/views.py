@@ -45,6 +45,7 @@ def overview_json(view: Overview) -> dict[str, Any]:
         "last_read": {system: moment.isoformat() if moment else None for system, moment in view.last_read.items()},
         "open": view.open_count,
         "open_by_kind": {kind: {"count": n, "amount": str(amount)} for kind, (n, amount) in view.open_by_kind.items()},
+        "sweep": sweep_json(view),
         "waiting": [
             {
                 "id": w.action.id,
@@ -56,6 +57,32 @@ def overview_json(view: Overview) -> dict[str, Any]:
             }
             for w in view.waiting
         ],
+        "notifications": {
+            system: {
+                "received": row.received,
+                "ignored": row.ignored,
+                "checks": row.checks,
+                "last_received_at": row.last_received_at.isoformat() if row.last_received_at else None,
+                "last_check_at": row.last_check_at.isoformat() if row.last_check_at else None,
+            }
+            for system, row in sorted(view.pushes.items())
+        },
+    }
+
+
+def sweep_json(view: Overview) -> dict[str, Any] | None:
+    """The latest full sweep in ``tally status --json`` (docs/json.md)."""
+    run = view.sweep
+    if run is None:
+        return None
+    return {
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "status": run.status,
+        "missed": {"ConnectWise": run.missed_cw, "QuickBooks": run.missed_qbo},
+        "examples": list(run.examples),
+        "warnings": list(run.warnings),
+        "error": run.error,
     }
 
 

@@ -55,6 +55,12 @@ def check_and_announce(
             f"; {len(announced.unposted)} alerts not posted and {len(announced.owed)} not redrawn yet "
             "(Slack refused for now; the next pass retries)"
         )
+    from bot.slack.home import refresh_homes  # here: the Home tab reads what the listeners read (import cycle)
+
+    try:
+        refresh_homes(settings, engine, client)  # the Home tabs show the findings and fixes just changed
+    except Exception:  # the alerts are out; a Home tab failing to refresh must not fail the check
+        log.exception("could not refresh the Home tabs")
     record_check(
         engine,
         actor=actor,

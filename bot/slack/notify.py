@@ -7,6 +7,8 @@
 - It then updates in place (``chat.update``) every alert whose finding or fix changed: what the check reported
   as updated, resolved or reopened, plus whatever the audit trail shows happened since the previous announce
   (approvals from the CLI, executions by the scheduler, fixes superseded by hand).
+- ``redraw_restated()`` redraws the alerts whose fix was restated (a new version) where Slack could not be
+  reached, such as ``tally check`` in a terminal; the processes run it on their settle schedule.
 - ``refresh_action(id)`` / ``refresh_finding(key)`` redraw one alert from the database; a per-alert lock keeps
   two threads from writing an older state over a newer one.
 """
@@ -29,7 +31,9 @@ from sqlmodel import col
 
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.findings import ActionView, finding_message, summary_message
+from bot.slack.listeners.binding import channel_message, remember
 from sync.actions import approvers_of
+from sync.actions.undo import can_undo
 from sync.cache.store import read_cursor, write_cursor
 from sync.checks import CheckResult, latest_actions
 from sync.db import session_scope
@@ -73,11 +77,14 @@ def has_message(ts: str | None) -> bool:
     return bool(ts) and not str(ts).startswith(POSTING)
 
 
-def view_of(session: Session, action: Action | None) -> ActionView | None:
-    """An action with its approvers, as alerts show it."""
+def view_of(session: Session, action: Action | None, settings: Settings | None = None) -> ActionView | None:
+    """An action with its approvers, as alerts show it (with ``settings``: whether it offers Undo)."""
     if action is None or action.id is None:
         return None
-    return ActionView(action, tuple(dict.fromkeys(approvers_of(session, action.id))))
+    approvers = tuple(dict.fromkeys(approvers_of(session, action.id)))
+    undoes = view_of(session, session.get(Action, action.undoes_action_id)) if action.undoes_action_id else None
+    offers = settings is not None and action.status == "succeeded" and can_undo(session, action, settings=settings)
+    return ActionView(action, approvers, undoes=undoes, can_undo=offers)
 
 
 @dataclass
@@ -168,6 +175,10 @@ class Notifier:
                     self._release(key, claim)
                 done.unposted += list(claims)
                 return None
+            with session_scope(self.engine, write_lock=True) as session:  # its "Approve all" is for these fixes only
+                remember(
+                    session, channel_message(channel, summary_ts), [v.action.id for _, v in items if v is not None]
+                )
         for finding, view in items:
             if done.unposted and done.refused is not None:  # the channel refuses: do not knock once per finding
                 self._release(finding.key, claims[finding.key])
@@ -213,7 +224,7 @@ class Notifier:
         with session_scope(self.engine) as session:
             actions = latest_actions(session, keys)
             rows = [session.get(FindingRecord, key) for key in keys]
-            items = [(row, view_of(session, actions.get(row.key))) for row in rows if row is not None]
+            items = [(row, view_of(session, actions.get(row.key), self.settings)) for row in rows if row is not None]
         return sorted(items, key=lambda item: (-item[0].amount, item[0].key))
 
     def _post_one(
@@ -271,6 +282,16 @@ class Notifier:
         with session_scope(self.engine) as session:
             return set(session.execute(statement).scalars())
 
+    def redraw_restated(self) -> list[str]:
+        """Redraw every alert still showing an old version of its fix (restated by a check run anywhere, e.g. the
+        terminal, which cannot reach Slack); the web, worker and clock call this on their settle schedule."""
+        try:
+            keys = sorted(self._unattached())
+        except Exception:  # the database is what failed; the next run tries again
+            log.warning("could not look for restated fixes", exc_info=True)
+            return []
+        return [key for key in keys if self.refresh_finding(key)]
+
     # -- redrawing one alert ----------------------------------------------------------------------------------
     def refresh_action(self, action_id: int) -> bool:
         """Redraw the alert of an action's finding after an approval, rejection or execution."""
@@ -290,7 +311,7 @@ class Notifier:
                 action = latest_actions(session, [key]).get(key)
                 if action is not None and action.slack_ts is None:
                     _link(session, action.id, channel, ts)
-                message = finding_message(finding, view_of(session, action))
+                message = finding_message(finding, view_of(session, action, self.settings))
             try:
                 self.client.chat_update(channel=channel, ts=ts, **message.payload())
             except SlackApiError as exc:  # after the client's rate-limit retries: owed, redrawn by the next pass

@@ -121,6 +121,26 @@ def message_problems(blocks: list[dict[str, Any]]) -> list[str]:
     return problems.items
 
 
+def home_problems(view: object) -> list[str]:
+    """List what Slack would refuse in a Home tab view (views.publish): type ``home``, at most 100 blocks."""
+    problems = Problems()
+    if not isinstance(view, dict):
+        problems.add("must provide an object", "/view")
+        return problems.items
+    if view.get("type") != "home":
+        problems.add(f"unsupported view type: {view.get('type')}", "/view/type")
+    problems.required(view, "blocks", "/view")
+    problems.longer(view.get("private_metadata"), 3000, "/view/private_metadata")
+    blocks = view.get("blocks") or []
+    if not isinstance(blocks, list):
+        problems.add("must provide an array", "/view/blocks")
+        return problems.items
+    problems.too_many(blocks, MODAL_BLOCKS_MAX, "/view/blocks")
+    for index, block in enumerate(blocks):
+        _block(problems, block, f"/view/blocks/{index}")
+    return problems.items
+
+
 def view_problems(view: object) -> list[str]:
     """List what Slack would refuse in a modal ``view`` (views.open / views.update)."""
     problems = Problems()

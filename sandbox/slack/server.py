@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from sandbox.clock import Clock
 from sandbox.slack.errors import SlackError
-from sandbox.slack.methods import METHODS
+from sandbox.slack.methods import METHODS, check_scope
 from sandbox.slack.socket_mode import SocketModeHub
 from sandbox.slack.store import SlackStore, SlackWorkspace
 from sandbox.web import Faults, Request, Response, Router, SandboxServer
@@ -148,12 +148,16 @@ class SlackService:
                 handler = METHODS.get(method)
                 if handler is None:
                     raise SlackError("unknown_method")  # [U] Slack's HTTP status for this is not verified; 200 here
+                check_scope(self.store, method)
                 body = handler(self.store, params)
         except SlackError as exc:
             self.store.record_call(method, params, exc.error)
             return _answer(exc.body(), exc.status)
         self.store.record_call(method, params, None)
-        return _answer(body)
+        answer = _answer(body)
+        if method != "apps.connections.open":  # Slack names the bot token's scopes on every answer
+            answer.headers.append(("x-oauth-scopes", ",".join(self.store.workspace.scopes)))
+        return answer
 
     def _response(self, request: Request) -> Response:
         try:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.clock import Clock
-from sandbox.slack.blockkit import view_problems
+from sandbox.slack.blockkit import home_problems, view_problems
 from sandbox.slack.errors import SlackError
 from sandbox.slack.interactive import ResponseOrigin, ResponseUrls, Triggers, Views
 from sandbox.slack.messages import Blocks, Conversations, Message, check_content
@@ -58,6 +58,8 @@ class SlackStore:
         self._urls = ResponseUrls()
         self._views = Views()
         self._refusing: dict[str, str] = {}  # channel id -> the error posts and updates there get
+        self._homes: dict[str, dict[str, Any]] = {}
+        self._home_log: list[tuple[str, Any]] = []
 
     def reset(self) -> None:
         """Forget every message, view, trigger id, response_url and recorded call."""
@@ -241,6 +243,35 @@ class SlackStore:
             self._check_view(view)
             assert isinstance(view, dict)
             return self._views.update(view, view_id=view_id, external_id=external_id, hash_=hash_, now=self.clock.now())
+
+    def publish_home(self, user: str, view: object, *, hash_: object = None) -> dict[str, Any]:
+        """views.publish: replace ``user``'s Home tab with a validated ``home`` view."""
+        with self._lock:
+            problems = home_problems(view)
+            if problems:
+                raise SlackError("invalid_arguments", messages=[f"[ERROR] {p}" for p in problems])
+            assert isinstance(view, dict)
+            current = self._homes.get(user)
+            if hash_ and current is not None and hash_ != current["hash"]:
+                raise SlackError("hash_conflict")
+            workspace = self.workspace
+            published = {
+                **copy.deepcopy(view),
+                "id": current["id"] if current is not None else f"VH{len(self._homes) + 1:09d}",
+                "team_id": workspace.team_id,
+                "app_id": workspace.app_id,
+                "bot_id": workspace.bot_id,
+                "hash": f"{self.clock.now().timestamp():.6f}.{len(self._home_log)}",
+            }
+            self._homes[user] = published
+            self._home_log.append((user, self.clock.now()))
+            return copy.deepcopy(published)
+
+    def home(self, user: str) -> dict[str, Any] | None:
+        """The Home tab ``user`` sees now, if the app published one."""
+        with self._lock:
+            found = self._homes.get(user)
+            return copy.deepcopy(found) if found is not None else None
 
     def close_view(self, view_id: str) -> None:
         """Mark a modal closed."""

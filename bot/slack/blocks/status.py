@@ -7,8 +7,10 @@ from decimal import Decimal
 
 from bot.slack.blocks.common import Block, Message, ago, context, counted, escape, fields, header, money, section
 from bot.slack.blocks.findings import title
+from sync.notifications import CW, QBO, source_sentence
 from sync.qbo_auth import ConnectionHealth, ConnectionState
 from sync.reports import Overview
+from sync.sweep import sweep_summary
 
 _HEALTH_ICON = {
     ConnectionState.CONNECTED: ":white_check_mark:",
@@ -68,6 +70,15 @@ def _waiting(view: Overview) -> str:
     return "\n".join(lines)
 
 
+def _pushes(view: Overview) -> str:
+    """The last notification from each system and the checks they started (issue 11 §2)."""
+    lines = [f"• {source_sentence(system, view.pushes.get(system))}" for system in (QBO, CW)]
+    return "*Real-time notifications*\n" + "\n".join(lines)
+
+
+connections_text, findings_text, pushes_text = _connections, _findings, _pushes  # the Home tab shows them too
+
+
 def status_message(
     view: Overview,
     health: ConnectionHealth,
@@ -84,6 +95,8 @@ def status_message(
         fields(f"*Last check*\n{ago(view.last_check, now)}", f"*QuickBooks token*\n{_token(health)}"),
         section(_findings(view)),
         section(_waiting(view)),
+        section(f"*Full sweep*\n{escape(sweep_summary(view.sweep, now=now))}"),
+        section(_pushes(view)),
         context(f"Alerts go to <#{channel}>." if channel else "No alert channel is set (TALLY_CHANNEL)."),
     ]
     if delivery:
