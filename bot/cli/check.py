@@ -247,6 +247,7 @@ def _detail_lines(view: DocumentView) -> list[str]:
         f"  QuickBooks payment {k.payment_id} line {k.line_no}: {k.txn_type} {k.txn_id}, {money(k.amount)}"
         for k in view.qbo_links
     ]
+    lines += [f"  {line}" for line in view.carried]
     return lines
 
 
@@ -275,6 +276,7 @@ def explain_json(view: DocumentView, actions: dict[str, Action]) -> dict[str, An
             for k in view.qbo_links
         ],
         "findings": [{**finding_json(row, actions.get(row.key)), "status": row.status} for row in view.findings],
+        "carried_back": list(view.carried),
     }
 
 

@@ -143,6 +143,9 @@ def report(kind: str, params: Params, remote_id: str, balance_before: Decimal | 
             f"(payment id {remote_id})."
         )
         ids = {"cw_invoice_id": params["cw_invoice_id"], "cw_payment_id": remote_id}
+        if params.get("qbo_payment_ids"):  # traceability: which QuickBooks payment(s) this carries back
+            ids["qbo_payment_ids"] = params["qbo_payment_ids"]
+            result = f"{result[:-2]}, carrying back QuickBooks payment {params['qbo_payment_ids']})."
     elif kind == "apply_credit_memo":
         result = (
             f"Applied {money(amount)} of credit memo {params['credit_memo']} to invoice {params['invoice']} in "
