@@ -17,7 +17,8 @@ from sync.cache.snapshot import load_snapshot
 from sync.checks import policy_of, stored_mapping
 from sync.db import session_scope
 from sync.findings import open_findings
-from sync.models import Action, FindingRecord, SyncCursor, utcnow
+from sync.models import Action, FindingRecord, NotificationSource, SyncCursor, utcnow
+from sync.notifications import sources
 from sync.reconcile import reconcile
 from sync.reconcile.ar import CustomerAR, ar_by_customer
 from sync.settings import Settings
@@ -61,6 +62,7 @@ class Overview:
     open_by_kind: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
     waiting: list[Waiting] = field(default_factory=list)
     sweep: SweepView | None = None  # the latest full sweep (issue 10 §1)
+    pushes: dict[str, NotificationSource] = field(default_factory=dict)  # "qbo" / "cw" -> what it pushed (issue 11)
 
     @property
     def open_count(self) -> int:
@@ -93,4 +95,5 @@ def overview(engine: Engine) -> Overview:
         open_by_kind={kind: (counts[kind], amounts[kind]) for kind in sorted(counts)},
         waiting=waiting,
         sweep=sweep,
+        pushes=sources(engine),
     )

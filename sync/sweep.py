@@ -88,7 +88,7 @@ def run_sweep(
     try:
         run_sync(engine, cw, qbo, full=False, progress=progress)
         before = fingerprints(engine)
-        report = run_sync(engine, cw, qbo, full=True, progress=progress)
+        report = run_sync(engine, cw, qbo, full=True, progress=progress, all_rows=True)
     except TallyAPIError as exc:
         _finish(engine, run_id, status="failed", error=str(exc))
         raise

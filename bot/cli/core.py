@@ -33,7 +33,7 @@ def sync(full: Annotated[bool, typer.Option("--full", help="re-read everything, 
     settings = load_settings()
     engine = open_engine(settings)
     with stop_on_api_errors("Sync"), clients(settings, engine) as both, SyncProgress() as progress:
-        report = run_sync(engine, both.cw, both.qbo, full=full, progress=progress)
+        report = run_sync(engine, both.cw, both.qbo, full=full, progress=progress, cw_workers=settings.cw_concurrency)
     console.print(report_table(report))
     for part in report.streams.values():
         for warning in part.warnings:

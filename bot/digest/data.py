@@ -36,8 +36,11 @@ from sync.cache.snapshot import load_snapshot
 from sync.checks import policy_of, stored_mapping
 from sync.crypto import SecretKeyError
 from sync.db import session_scope
+from sync.delivery import delivery_line
 from sync.findings import open_findings
+from sync.mapping import unmapped_in
 from sync.models import Action, Approval, AuditEvent, QBOPayment, SyncCursor
+from sync.notifications import CW, QBO, source_sentence, sources
 from sync.qbo_auth import QBOAuth
 from sync.reconcile import reconcile
 from sync.reconcile.ar import ar_by_customer
@@ -186,7 +189,8 @@ def _receivables(session: Session, settings: Settings, now: datetime) -> Receiva
         explained = tuple((kind, amount) for kind, amount in by_kind.items() if amount)
         gaps.append(CustomerGap(row.name, row.cw_open, row.qbo_open, explained, row.pending, row.unexplained))
     cw_total, qbo_total = ar_totals(rows)
-    return Receivables(cw_total=cw_total, qbo_total=qbo_total, customers=tuple(gaps))
+    unchecked = tuple((row.company.name, row.label, row.open_amount) for row in unmapped_in(snapshot))
+    return Receivables(cw_total=cw_total, qbo_total=qbo_total, customers=tuple(gaps), unchecked=unchecked)
 
 
 def last_check_at(session: Session) -> datetime | None:
@@ -200,8 +204,11 @@ def last_check_at(session: Session) -> datetime | None:
 
 
 def _health(settings: Settings, engine: Engine, last_check: datetime | None, errors: tuple[str, ...]) -> Health:
+    slack = delivery_line(engine, settings.channel, channel_label=f"<#{settings.channel}>")
+    pushed = sources(engine)
+    pushes = tuple(source_sentence(system, pushed.get(system), settings.zone) for system in (QBO, CW))
     try:
         status = QBOAuth(settings, engine).status()
     except SecretKeyError as exc:
-        return Health(last_check, errors, False, str(exc))
-    return Health(last_check, errors, status.ok, status.sentence, status.warn_reconnect_by)
+        return Health(last_check, errors, False, str(exc), slack=slack, pushes=pushes)
+    return Health(last_check, errors, status.ok, status.sentence, status.warn_reconnect_by, slack=slack, pushes=pushes)

@@ -99,10 +99,12 @@ def register_jobs(
         misfire_grace_time=6 * 3600,  # a clock that was down at the time still sweeps that night
         **common,
     )
-    redraw = Notifier(settings, engine, client).refresh_action
+    notifier = Notifier(settings, engine, client)
     settle_every = settings.settle_every.total_seconds()
     scheduler.add_job(
-        functools.partial(settle_writes, engine, factory, redraw=redraw),
+        functools.partial(
+            settle_writes, engine, factory, redraw=notifier.refresh_action, restated=notifier.redraw_restated
+        ),
         IntervalTrigger(seconds=settle_every),
         id=SETTLE_JOB,
         name="settle unsure writes",

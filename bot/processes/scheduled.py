@@ -110,9 +110,20 @@ def daily_digest(settings: Settings, engine: Engine, client: WebClient, *, now: 
 
 
 def settle_writes(
-    engine: Engine, clients: ClientsFactory, *, redraw: Callable[[int], object] = lambda action_id: None
+    engine: Engine,
+    clients: ClientsFactory,
+    *,
+    redraw: Callable[[int], object] = lambda action_id: None,
+    restated: Callable[[], object] = lambda: None,
 ) -> SettleReport:
-    """Settle unsure writes by looking at ConnectWise and QuickBooks; ``redraw`` each action that changed."""
+    """Settle unsure writes by looking at ConnectWise and QuickBooks; ``redraw`` each action that changed.
+
+    ``restated`` first redraws the alerts of fixes restated where Slack was out of reach (``tally check``).
+    """
+    try:
+        restated()
+    except SlackApiError as exc:  # the next run tries again
+        log.warning("could not redraw restated alerts: %s", exc)
     if not pending_writes(engine):
         return SettleReport()  # the usual case: no API call at all
     try:
@@ -162,10 +173,11 @@ class Settler:
 def settler_for(settings: Settings, engine: Engine) -> Settler:
     """The web or worker process's settler, started; it redraws the alerts of what it settles."""
     factory = functools.partial(clients, settings, engine)
-    redraw = Notifier(settings, engine, web_client(settings)).refresh_action
-    return Settler(
-        functools.partial(settle_writes, engine, factory, redraw=redraw), every=settings.settle_every
-    ).start()
+    notifier = Notifier(settings, engine, web_client(settings))
+    run = functools.partial(
+        settle_writes, engine, factory, redraw=notifier.refresh_action, restated=notifier.redraw_restated
+    )
+    return Settler(run, every=settings.settle_every).start()
 
 
 class BackgroundCheck:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import signal
+import threading
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -25,10 +26,14 @@ from bot.digest.data import last_check_at
 from bot.processes.scheduled import BackgroundCheck, check_in_child, settler_for
 from bot.processes.web import create_web
 from bot.slack.app import create_app
+from sync.clients.connectwise import ConnectWiseClient
+from sync.clients.errors import TallyAPIError
 from sync.crypto import SecretKeyError
+from sync.cw_callbacks import ensure_callback
 from sync.db import session_scope
 from sync.notifications import Listener
 from sync.qbo_auth import QBOAuth
+from sync.qbo_auth.links import ConnectLinks
 from sync.settings import Settings
 from sync.wiring import clients, open_engine
 
@@ -88,6 +93,7 @@ def build_web(settings: Settings, *, engine: Engine | None = None) -> Web:
         bolt,
         signing_secret=secret,
         auth=auth,
+        links=ConnectLinks(engine),
         webhook_verifier=verifier,
         on_qbo_change=on_qbo_change,
         health=health,
@@ -122,6 +128,8 @@ def health_report(
 def run_web(settings: Settings, *, host: str, port: int) -> None:
     """Serve the web process until SIGTERM or SIGINT (uvicorn finishes the requests in flight)."""
     web = build_web(settings)
+    if settings.public_url:
+        threading.Thread(target=register_callback, args=(settings,), name="tally-cw-callback", daemon=True).start()
     settler = settler_for(settings, web.engine)  # writes whose answer was lost, settled on start and on a schedule
     config = uvicorn.Config(web.asgi, host=host, port=port, log_level="info", access_log=False, lifespan="off")
     log.info("web: serving Slack, QuickBooks and /healthz on %s:%s", host, port)
@@ -133,6 +141,19 @@ def run_web(settings: Settings, *, host: str, port: int) -> None:
     web.listener.stop()
     settler.stop()
     web.engine.dispose()
+
+
+def register_callback(settings: Settings) -> None:
+    """Make sure ConnectWise calls ``TALLY_PUBLIC_URL/cw/callbacks`` (idempotent); log, never fail the process."""
+    assert settings.public_url
+    try:
+        with ConnectWiseClient.from_settings(settings) as cw:
+            registration = ensure_callback(cw, settings.public_url)
+    except TallyAPIError as exc:  # not configured or not reachable: the scheduled check still sweeps
+        log.warning("ConnectWise callback not registered: %s", exc)
+        return
+    verb = "registered" if registration.created else "already registered"
+    log.info("ConnectWise callback %s (entry %s)", verb, registration.entry.get("id"))
 
 
 def _stopped(signum: int, frame: FrameType | None) -> None:

@@ -20,6 +20,7 @@ from bot.slack import listeners
 from bot.slack.errors import handle_error
 from bot.slack.middleware import Approvers, Tally, inject
 from bot.slack.notify import Notifier
+from bot.slack.roles import Roles
 from sync.settings import Settings
 from sync.wiring import Clients
 
@@ -63,7 +64,8 @@ def create_app(
     )
     notifier = Notifier(settings, engine, client)
     approvers = Approvers(settings, engine, client)
-    app.use(inject(Tally(settings, engine, clients, client, notifier, approvers)))
+    roles = Roles(settings, approvers, client)
+    app.use(inject(Tally(settings, engine, clients, client, notifier, approvers, roles)))
     app.error(handle_error)
     listeners.register(app, command=settings.slash_command)
     return app

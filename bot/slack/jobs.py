@@ -47,12 +47,26 @@ def check_and_announce(
             sentence = f"Slack refused the alerts ({exc.response.get('error')}); the next check posts them."
         record_check(engine, actor=actor, verb=CHECK_FAILED, detail=sentence)
         raise
+    undelivered = ""
+    if announced.refused is not None:
+        undelivered = f"; not posted: {announced.refused.sentence()}"
+    elif announced.unposted or announced.owed:
+        undelivered = (
+            f"; {len(announced.unposted)} alerts not posted and {len(announced.owed)} not redrawn yet "
+            "(Slack refused for now; the next pass retries)"
+        )
+    from bot.slack.home import refresh_homes  # here: the Home tab reads what the listeners read (import cycle)
+
+    try:
+        refresh_homes(settings, engine, client)  # the Home tabs show the findings and fixes just changed
+    except Exception:  # the alerts are out; a Home tab failing to refresh must not fail the check
+        log.exception("could not refresh the Home tabs")
     record_check(
         engine,
         actor=actor,
         verb=CHECK_COMPLETED,
         detail=f"{len(result.findings)} open findings, {len(result.changes.new)} new, "
-        f"{len(result.changes.resolved)} resolved",
+        f"{len(result.changes.resolved)} resolved{undelivered}",
     )
     log.info(
         "check by %s: %d open findings, %d posted, %d alerts updated",

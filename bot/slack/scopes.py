@@ -14,6 +14,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "views.open": (),  # the reject modal: needs a trigger_id, no scope
     "usergroups.users.list": ("usergroups:read",),  # TALLY_APPROVER_GROUP
     "conversations.info": ("channels:read", "groups:read"),  # doctor: is the bot in the (public / private) channel
+    "users.info": ("users:read",),  # open reading: a guest is not a full member (TALLY_OPEN_READING)
 }
 OTHER_SCOPES: dict[str, str] = {
     "commands": "the slash command",

@@ -2,7 +2,8 @@
 
 Serves ``GET /login/companyinfo/{company}`` without auth and everything else under ``/{codebase}/apis/3.0/``
 for any codebase (``v4_6_release``, ``v2025_1``...), paths case-insensitive, trailing ``/`` tolerated. API
-calls need Basic ``company+publicKey:privateKey`` and the ``clientId`` header."""
+calls need Basic ``company+publicKey:privateKey`` and the ``clientId`` header. ``/system/callbacks`` and the
+callback POSTs are in ``callbacks.py``."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ import hmac
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sandbox.clock import Clock
+from sandbox.connectwise.callbacks import Callbacks, RecordChange
 from sandbox.connectwise.errors import CWError
 from sandbox.connectwise.handlers import ApiHandler, routes
 from sandbox.connectwise.store import CWStore
+from sandbox.connectwise.values import format_time
 from sandbox.switches import switches_admin
 from sandbox.web import Faults, Handler, Request, Response, Router, SandboxServer
 
@@ -52,8 +56,19 @@ class ConnectWiseService:
         self.credentials = credentials
         self.router = Router(ignore_case=True)
         self.router.add("GET", "/login/companyinfo/(?P<company>[^/]+)", self._company_info)
-        for method, path, handler in routes(store, API_MEMBER):
+        self.callbacks = Callbacks(company_id=credentials.company_id, stamp=lambda: format_time(store.clock.now()))
+        for method, path, handler in [*routes(store, API_MEMBER), *self.callbacks.routes()]:
             self.router.add(method, API_PREFIX + path, self._guard(handler))
+        store.on_change = self._changed
+
+    def _changed(self, record: dict[str, Any] | None, invoice_id: int, action: str) -> None:
+        company = (record or {}).get("company") or {}
+        company_id = company.get("id") if isinstance(company, dict) else None
+        self.callbacks.changed(RecordChange(record, invoice_id, company_id, action))
+
+    def close(self) -> None:
+        """Stop delivering callbacks."""
+        self.callbacks.pusher.stop()
 
     # -- sandbox.web.Service -------------------------------------------------------------------------------
     def rate_limited(self, request: Request, retry_after: int) -> Response:

@@ -132,6 +132,30 @@ class SlackDriver:
         block_id, button = find_button(current, action_id)
         return self._block_actions(current, block_id, button, user=user, value=value)
 
+    def open_home(self, user: str = "U0ANA") -> httpx.Response:
+        """Open the app's Home tab as ``user``: Slack sends the ``app_home_opened`` event (Events API envelope)."""
+        workspace = self.workspace
+        event: dict[str, Any] = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": f"D{user[1:]}",
+            "tab": "home",
+            "event_ts": f"{time.time():.6f}",
+        }
+        current = self.store.home(user)
+        if current is not None:
+            event["view"] = current
+        envelope = {
+            "token": workspace.verification_token,
+            "team_id": workspace.team_id,
+            "api_app_id": workspace.app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{time.time_ns()}",
+            "event_time": int(time.time()),
+        }
+        return self._post(json.dumps(envelope), content_type="application/json")
+
     def submit_view(
         self, view: dict[str, Any], values: dict[str, dict[str, str]], *, user: str | None = None
     ) -> httpx.Response:
@@ -235,10 +259,17 @@ class SlackDriver:
             return
         self.store.close_view(view_id)
 
-    def _post(self, body: str, *, timestamp: float | None = None, secret: str | None = None) -> httpx.Response:
+    def _post(
+        self,
+        body: str,
+        *,
+        timestamp: float | None = None,
+        secret: str | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
+    ) -> httpx.Response:
         stamp = str(int(timestamp if timestamp is not None else time.time()))
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Type": content_type,
             "User-Agent": USER_AGENT,
             "X-Slack-Request-Timestamp": stamp,
             "X-Slack-Signature": sign(secret if secret is not None else self.workspace.signing_secret, stamp, body),

@@ -113,6 +113,14 @@ def views_update(store: SlackStore, params: Params) -> dict[str, Any]:
     return {"ok": True, "view": view}
 
 
+def views_publish(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Publish a user's Home tab (https://api.slack.com/methods/views.publish): ``user_id`` and a ``home`` view."""
+    user = _required(params, "user_id", "invalid_arguments")
+    if user not in store.workspace.users:
+        raise SlackError("user_not_found")
+    return {"ok": True, "view": store.publish_home(user, _view(params), hash_=params.get("hash"))}
+
+
 def usergroups_users_list(store: SlackStore, params: Params) -> dict[str, Any]:
     """List a user group's members."""
     users = store.workspace.usergroups.get(str(params.get("usergroup") or ""))
@@ -126,6 +134,30 @@ def conversations_members(store: SlackStore, params: Params) -> dict[str, Any]:
     store.channel_id(_required(params, "channel", "channel_not_found"))
     members = [*store.workspace.users, store.workspace.bot_user_id]
     return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+
+
+def users_info(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Describe one user: the fields https://api.slack.com/methods/users.info returns that Tally reads."""
+    workspace = store.workspace
+    user = str(params.get("user") or "")
+    is_bot = user == workspace.bot_user_id
+    if user not in workspace.users and not is_bot:
+        raise SlackError("user_not_found")
+    guest = workspace.guests.get(user)
+    return {
+        "ok": True,
+        "user": {
+            "id": user,
+            "team_id": workspace.team_id,
+            "name": workspace.bot_name if is_bot else workspace.users[user],
+            "deleted": False,
+            "is_bot": is_bot,
+            "is_admin": False,
+            "is_owner": False,
+            "is_restricted": guest is not None,  # [U] Slack sets both for a single-channel guest; played so here
+            "is_ultra_restricted": guest == "ultra_restricted",
+        },
+    }
 
 
 def conversations_info(store: SlackStore, params: Params) -> dict[str, Any]:
@@ -160,6 +192,7 @@ SCOPES: dict[str, str] = {
     "chat.postEphemeral": "chat:write",
     "usergroups.users.list": "usergroups:read",
     "conversations.members": "channels:read",
+    "users.info": "users:read",
 }
 
 
@@ -177,7 +210,9 @@ METHODS: dict[str, Method] = {
     "chat.postEphemeral": chat_post_ephemeral,
     "views.open": views_open,
     "views.update": views_update,
+    "views.publish": views_publish,
     "usergroups.users.list": usergroups_users_list,
     "conversations.members": conversations_members,
+    "users.info": users_info,
     "conversations.info": conversations_info,
 }

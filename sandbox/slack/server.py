@@ -99,8 +99,16 @@ class SlackService:
         self.socket_mode.close()
 
     def admin(self, name: str, request: Request) -> Response | None:
-        """Serve ``/_sandbox/calls`` (GET), ``/_sandbox/messages?channel=`` (GET) and ``/_sandbox/reset`` (POST)."""
+        """Serve ``/_sandbox/calls`` (GET), ``/_sandbox/messages?channel=`` (GET), ``/_sandbox/reset`` (POST) and
+        ``/_sandbox/refuse`` (POST ``{"channel": ..., "error": "not_in_channel" | null}``)."""
         store = self.store
+        if name == "refuse" and request.method == "POST":
+            body = request.json() or {}
+            try:
+                store.refuse(str(body.get("channel") or ""), body.get("error") or None)
+            except SlackError as exc:
+                return _answer(exc.body(), 404)
+            return Response.json({"ok": True})
         if name == "calls" and request.method == "GET":
             return Response.json([call.to_json() for call in store.calls])
         if name == "messages" and request.method == "GET":

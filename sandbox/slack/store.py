@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.clock import Clock
-from sandbox.slack.blockkit import view_problems
+from sandbox.slack.blockkit import home_problems, view_problems
 from sandbox.slack.errors import SlackError
 from sandbox.slack.interactive import ResponseOrigin, ResponseUrls, Triggers, Views
 from sandbox.slack.messages import Blocks, Conversations, Message, check_content
@@ -57,6 +57,9 @@ class SlackStore:
         self._triggers = Triggers()
         self._urls = ResponseUrls()
         self._views = Views()
+        self._refusing: dict[str, str] = {}  # channel id -> the error posts and updates there get
+        self._homes: dict[str, dict[str, Any]] = {}
+        self._home_log: list[tuple[str, Any]] = []
 
     def reset(self) -> None:
         """Forget every message, view, trigger id, response_url and recorded call."""
@@ -64,6 +67,21 @@ class SlackStore:
             self._clear()
 
     # -- channels and messages --------------------------------------------------------------------------------
+    def refuse(self, channel: str, error: str | None) -> None:
+        """Make posts and updates in ``channel`` fail with ``error`` (``not_in_channel``, ``channel_not_found``,
+        ``is_archived``: the bot was removed, the channel deleted or archived); ``None`` lets them through again."""
+        with self._lock:
+            channel = self.channel_id(channel)
+            if error is None:
+                self._refusing.pop(channel, None)
+            else:
+                self._refusing[channel] = error
+
+    def _refused(self, channel: str) -> None:
+        error = self._refusing.get(channel)
+        if error is not None:
+            raise SlackError(error)
+
     def channel_id(self, value: str) -> str:
         """Resolve a channel id, ``#name``/``name`` or user id (a DM) to a channel id, or ``channel_not_found``."""
         workspace = self.workspace
@@ -84,6 +102,7 @@ class SlackStore:
         """Post as the bot; return the stored message."""
         with self._lock:
             channel = self.channel_id(channel)
+            self._refused(channel)
             check_content(text, blocks)
             if thread_ts and self._messages.current(channel, thread_ts, ephemeral=False) is None:
                 raise SlackError("thread_not_found")  # [U] Slack's code for a thread_ts it cannot find
@@ -107,6 +126,7 @@ class SlackStore:
         """chat.update: replace text and/or blocks of a bot message; omitted blocks are kept, as Slack does."""
         with self._lock:
             channel = self.channel_id(channel)
+            self._refused(channel)
             current = self._messages.current(channel, ts, ephemeral=False)
             if current is None:
                 raise SlackError("message_not_found")
@@ -223,6 +243,35 @@ class SlackStore:
             self._check_view(view)
             assert isinstance(view, dict)
             return self._views.update(view, view_id=view_id, external_id=external_id, hash_=hash_, now=self.clock.now())
+
+    def publish_home(self, user: str, view: object, *, hash_: object = None) -> dict[str, Any]:
+        """views.publish: replace ``user``'s Home tab with a validated ``home`` view."""
+        with self._lock:
+            problems = home_problems(view)
+            if problems:
+                raise SlackError("invalid_arguments", messages=[f"[ERROR] {p}" for p in problems])
+            assert isinstance(view, dict)
+            current = self._homes.get(user)
+            if hash_ and current is not None and hash_ != current["hash"]:
+                raise SlackError("hash_conflict")
+            workspace = self.workspace
+            published = {
+                **copy.deepcopy(view),
+                "id": current["id"] if current is not None else f"VH{len(self._homes) + 1:09d}",
+                "team_id": workspace.team_id,
+                "app_id": workspace.app_id,
+                "bot_id": workspace.bot_id,
+                "hash": f"{self.clock.now().timestamp():.6f}.{len(self._home_log)}",
+            }
+            self._homes[user] = published
+            self._home_log.append((user, self.clock.now()))
+            return copy.deepcopy(published)
+
+    def home(self, user: str) -> dict[str, Any] | None:
+        """The Home tab ``user`` sees now, if the app published one."""
+        with self._lock:
+            found = self._homes.get(user)
+            return copy.deepcopy(found) if found is not None else None
 
     def close_view(self, view_id: str) -> None:
         """Mark a modal closed."""

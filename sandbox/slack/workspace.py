@@ -6,7 +6,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 # The bot scopes slack-app-manifest.yml asks for (tests/test_manifest.py keeps the two equal).
-MANIFEST_SCOPES = ("commands", "chat:write", "chat:write.public", "usergroups:read", "channels:read", "groups:read")
+MANIFEST_SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "usergroups:read",
+    "channels:read",
+    "groups:read",
+    "users:read",
+)
 
 
 @dataclass(frozen=True)
@@ -19,7 +27,12 @@ class SlackWorkspace:
     bot_user_id: str = "U0TALLYBOT"
     signing_secret: str = "sandbox-signing-secret"  # noqa: S105 - a sandbox credential, published on purpose
     channels: Mapping[str, str] = field(default_factory=lambda: {"C0FINANCE": "finance"})
-    users: Mapping[str, str] = field(default_factory=lambda: {"U0ANA": "ana", "U0BEN": "ben", "U0CARL": "carl"})
+    users: Mapping[str, str] = field(
+        default_factory=lambda: {"U0ANA": "ana", "U0BEN": "ben", "U0CARL": "carl", "U0GUS": "gus"}
+    )
+    # Guests among the users: "restricted" (multi-channel) or "ultra_restricted" (single-channel), as users.info
+    # reports them in ``is_restricted`` / ``is_ultra_restricted`` (https://api.slack.com/types/user).
+    guests: Mapping[str, str] = field(default_factory=lambda: {"U0GUS": "restricted"})
     usergroups: Mapping[str, Sequence[str]] = field(default_factory=lambda: {"S0APPROVERS": ["U0ANA", "U0BEN"]})
     team_domain: str = "tally-sandbox"
     team_name: str = "Tally Sandbox"

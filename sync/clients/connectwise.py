@@ -210,6 +210,24 @@ class ConnectWiseClient:
         url = path if "://" in path else self._url(path)
         return self._http.send("GET", url, params=params, headers=headers, what=path)
 
+    # -- callbacks (``/system/callbacks``) ------------------------------------------------------------------
+    def list_callbacks(self) -> list[dict[str, Any]]:
+        """Every registered callback entry."""
+        return [dict(row) for row in self.iter_rows("/system/callbacks", what="the callback entries")]
+
+    def create_callback(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Register a callback entry (never re-sent: a lost answer is settled by listing again)."""
+        response = self._http.send(
+            "POST", self._url("/system/callbacks"), headers=self._headers, body=entry, what="the callback entry"
+        )
+        created: dict[str, Any] = parse_json(response)
+        return created
+
+    def delete_callback(self, entry_id: int) -> None:
+        """Remove one callback entry."""
+        url = self._url(f"/system/callbacks/{entry_id}")
+        self._http.send("DELETE", url, headers=self._headers, what=f"callback entry id {entry_id}")
+
     # -- plumbing ------------------------------------------------------------------------------------------
     def iter_rows(
         self, path: str, *, conditions: str | None = None, fields: str | None = None, what: str = "records"

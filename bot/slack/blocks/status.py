@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from bot.slack.blocks.common import Block, Message, ago, context, counted, escape, fields, header, money, section
 from bot.slack.blocks.findings import title
+from sync.notifications import CW, QBO, source_sentence
 from sync.qbo_auth import ConnectionHealth, ConnectionState
 from sync.reports import Overview
 from sync.sweep import sweep_summary
@@ -69,10 +70,25 @@ def _waiting(view: Overview) -> str:
     return "\n".join(lines)
 
 
+def _pushes(view: Overview) -> str:
+    """The last notification from each system and the checks they started (issue 11 §2)."""
+    lines = [f"• {source_sentence(system, view.pushes.get(system))}" for system in (QBO, CW)]
+    return "*Real-time notifications*\n" + "\n".join(lines)
+
+
+connections_text, findings_text, pushes_text = _connections, _findings, _pushes  # the Home tab shows them too
+
+
 def status_message(
-    view: Overview, health: ConnectionHealth, *, cw_configured: bool, channel: str | None, now: datetime
+    view: Overview,
+    health: ConnectionHealth,
+    *,
+    cw_configured: bool,
+    channel: str | None,
+    now: datetime,
+    delivery: str | None = None,
 ) -> Message:
-    """Where Tally stands, for one person."""
+    """Where Tally stands, for one person; ``delivery`` says what did not reach the alert channel (and why)."""
     blocks: list[Block] = [
         header("Tally status"),
         section(_connections(view, health, cw_configured=cw_configured, now=now)),
@@ -80,6 +96,9 @@ def status_message(
         section(_findings(view)),
         section(_waiting(view)),
         section(f"*Full sweep*\n{escape(sweep_summary(view.sweep, now=now))}"),
+        section(_pushes(view)),
         context(f"Alerts go to <#{channel}>." if channel else "No alert channel is set (TALLY_CHANNEL)."),
     ]
+    if delivery:
+        blocks.insert(2, section(f":warning: *Slack*: {delivery}"))
     return Message(text=f"Tally: {view.open_count} open findings, {len(view.waiting)} fixes waiting", blocks=blocks)

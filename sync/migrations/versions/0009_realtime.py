@@ -1,4 +1,4 @@
-"""realtime: notifications received and callbacks registered
+"""realtime: notifications received, their news per document, and who opened the Slack Home tab
 
 Revision ID: 0009
 Revises: 0008
@@ -41,9 +41,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("system", "key"),
     )
     op.create_index(op.f("ix_notification_seen_seen_at"), "notification_seen", ["seen_at"], unique=False)
+    op.create_table(
+        "home_viewer",
+        sa.Column("user", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("opened_at", sync.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("user"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("home_viewer")
     op.drop_index(op.f("ix_notification_seen_seen_at"), table_name="notification_seen")
     op.drop_table("notification_seen")
     op.drop_table("notification_source")
