@@ -41,5 +41,5 @@ def test_an_admin_gets_the_checklist_with_what_to_do(world: World) -> None:
 def test_anyone_else_is_refused_and_audited(world: World) -> None:
     refused = world.driver.command("doctor", user="U0CARL")
     assert refused.status_code == 200
-    assert "Only Tally's admins can run the doctor" in refused.json()["text"]
-    assert [event.actor for event in world.events("doctor.refused")] == ["U0CARL"]
+    assert "Only Tally's admins can connect QuickBooks or run the doctor" in refused.json()["text"]
+    assert [event.actor for event in world.events("access.refused")] == ["U0CARL"]
