@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import errno
+import os
+import pwd
 import secrets
 import signal
 import socket
@@ -75,6 +77,7 @@ class RunningSandbox:
             "SLACK_API_URL": f"{self.slack.url}/api/",
             "SLACK_BOT_TOKEN": self.workspace.bot_token,
             "SLACK_SIGNING_SECRET": self.workspace.signing_secret,
+            "SLACK_APP_TOKEN": self.workspace.app_token,  # Socket Mode (`tally worker`)
             "TALLY_CHANNEL": next(iter(self.workspace.channels)),
             "TALLY_APPROVER_GROUP": next(iter(self.workspace.usergroups)),
         }
@@ -148,11 +151,32 @@ def read_env_file(path: Path) -> dict[str, str]:
     return found
 
 
-def merged_env(fresh: dict[str, str], existing: dict[str, str]) -> dict[str, str]:
-    """The sandbox's settings, keeping the folder's secrets and every line the sandbox does not write."""
+def merged_env(
+    fresh: dict[str, str], existing: dict[str, str], defaults: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The sandbox's settings, keeping the folder's secrets and every line the sandbox does not write.
+
+    ``defaults`` are written only when the file does not set them yet (a person may have changed them).
+    """
     merged = {**fresh, **{name: existing[name] for name in KEPT_ON_RESTART if existing.get(name)}}
+    merged.update({name: value for name, value in (defaults or {}).items() if name not in existing})
     merged.update({name: value for name, value in existing.items() if name not in fresh})
     return merged
+
+
+def walkthrough_people(workspace: SlackWorkspace) -> dict[str, str]:
+    """Make the person at this terminal an approver, so the README's walkthrough approves as written.
+
+    The terminal user is the OS login, asked of the system by uid as Tally asks it (``sync.people``), mapped to the
+    sandbox workspace's first person (ana); ana and ben are the approvers, so a fix above the dual-approval amount
+    needs ben too (in Slack) and the terminal alone never passes it.
+    """
+    try:
+        login = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid with no passwd entry: the name Tally gives it
+        login = f"uid{os.getuid()}"
+    people = [user for user, name in workspace.users.items() if name in ("ana", "ben")]
+    return {"TALLY_OPERATORS": f"{login}:{people[0]}", "TALLY_APPROVERS": ",".join(people)}
 
 
 def folder_database(env: dict[str, str], folder: Path) -> Path | None:
@@ -234,7 +258,7 @@ def serve(
         qbo_switch=dict(qbo_switches),
         qbo_webhook_url=qbo_webhook_url,
     )
-    env = merged_env(running.env(), existing)
+    env = merged_env(running.env(), existing, walkthrough_people(running.workspace))
     running.qbo_webhooks(verifier=env["QBO_WEBHOOK_VERIFIER"])  # a kept verifier signs too
     lines = env_text(env)
     if truth is not None:

@@ -54,6 +54,10 @@ QuickBooks switches (``realm`` in the body limits the call to one company; witho
     ``qbo_drop_row`` (int, default 0)
         Leave out the row at this 1-based position of every ``SELECT *`` query page while ``count(*)`` still
         counts it. 0 = off.
+    ``qbo_hard_expiry_days`` (int, default 1826)
+        How long after its consent a grant's refresh tokens die for good; token answers report what is left in
+        ``x_refresh_token_hard_expires_in`` (Intuit's five-year cap, blogs.intuit.com 2025-11-12). Lower it to see
+        a connection near its hard expiry. Per realm with ``"realm"``.
 """
 
 from __future__ import annotations
@@ -112,6 +116,7 @@ QBO_SWITCHES: tuple[Switch, ...] = (
     Switch("qbo_sales_tax", False),
     Switch("qbo_cdc_cap", 1000),
     Switch("qbo_drop_row", 0),
+    Switch("qbo_hard_expiry_days", 1826),
 )
 
 

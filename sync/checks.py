@@ -64,7 +64,11 @@ def run_check(
     """Sync (unless no clients are given: reconcile the cache as it is), reconcile, store, propose."""
     if cw and qbo:
         settle(engine, cw=cw, qbo=qbo, actor=actor)  # writes a crashed process left unsure, settled by looking
-    report = run_sync(engine, cw, qbo, full=full, progress=progress) if cw and qbo else None
+    report = (
+        run_sync(engine, cw, qbo, full=full, progress=progress, cw_workers=settings.cw_concurrency)
+        if cw and qbo
+        else None
+    )
     now = now or utcnow()
     with session_scope(engine) as session:
         snapshot = load_snapshot(session, customer_map=stored_mapping(session))

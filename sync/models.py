@@ -265,7 +265,7 @@ class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     id: int | None = Field(default=None, primary_key=True)
     at: datetime | None = _when(nullable=False, index=True)
-    actor: str  # a Slack user id, "scheduler", or "cli:<operator>"
+    actor: str  # a person (Slack user id, also through the terminal), "scheduler", or "cli:<login>" (unmapped)
     verb: str  # finding.opened, finding.updated, finding.resolved, action.proposed, action.approved, ...
     subject: str = Field(index=True)  # "finding:<key>" or "action:<id>"
     amount_before: Decimal | None = _money(nullable=True, default=None)
@@ -343,6 +343,66 @@ class NotificationSeen(SQLModel, table=True):
     key: str = Field(primary_key=True)  # "Payment:123" (QBO entity and id) or "msg:<MessageId>"
     stamp: datetime | None = _when()  # the document's lastUpdated the notification named (None for a message id)
     seen_at: datetime | None = _when(nullable=False, index=True)
+
+
+class QBOConnectLink(SQLModel, table=True):
+    """A single-use link ``/tally connect`` gave one admin: opened once, finished once, in the browser that opened it.
+
+    Only hashes are kept (of the link's token, of the OAuth state it started, of the browser's cookie), so the
+    table holds nothing that could be replayed.
+    """
+
+    __tablename__ = "qbo_connect_link"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    admin: str  # the Slack user id the link was given to
+    created_at: datetime | None = _when(nullable=False)
+    expires_at: datetime | None = _when(nullable=False)
+    opened_at: datetime | None = _when()
+    state_hash: str | None = Field(default=None, index=True)
+    browser_hash: str | None = None
+    finished_at: datetime | None = _when()
+    realm_id: str | None = None  # the company connected through it
+
+
+# -- Slack delivery (issue 8 §7): is the alert channel taking posts, and which alerts still need redrawing ----------
+
+
+class SlackChannelHealth(SQLModel, table=True):
+    """Whether a channel takes Tally's posts: the last refusal (``not_in_channel`` ...) until a post goes through."""
+
+    __tablename__ = "slack_channel_health"
+    channel: str = Field(primary_key=True)
+    error: str | None = None  # None: the last post went through
+    refused_at: datetime | None = _when()  # since when posts are refused
+    delivered_at: datetime | None = _when()  # the last post or update that went through
+
+
+class SlackRedraw(SQLModel, table=True):
+    """An alert whose post or ``chat.update`` still failed after rate-limit retries: the next notify pass redraws it."""
+
+    __tablename__ = "slack_redraw"
+    finding_key: str = Field(primary_key=True)
+    attempts: int = 1
+    error: str | None = None
+    since: datetime | None = _when(nullable=False)
+
+
+# -- reads (issue 10 §1): the scheduled full sweeps and what the incremental syncs had missed ------------------
+
+
+class SweepRun(SQLModel, table=True):
+    """One full sweep: everything re-read, and how many records the incremental syncs had not brought in."""
+
+    __tablename__ = "sweep_run"
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime | None = _when(nullable=False, index=True)
+    finished_at: datetime | None = _when()
+    status: str = "running"  # running | done | failed
+    missed_cw: int = 0  # ConnectWise invoices and companies the incremental syncs had stale, missing or still cached
+    missed_qbo: int = 0  # QuickBooks documents, payments and customers likewise
+    detail: str | None = Field(default=None, sa_column=Column(Text))  # JSON: examples of what was missed, warnings
+    error: str | None = Field(default=None, sa_column=Column(Text))  # the sentence of a failed sweep
 
 
 class HomeViewer(SQLModel, table=True):

@@ -22,6 +22,7 @@ from sync.notifications import sources
 from sync.reconcile import reconcile
 from sync.reconcile.ar import CustomerAR, ar_by_customer
 from sync.settings import Settings
+from sync.sweep import SweepView, latest_sweep
 
 
 def open_ar(
@@ -60,6 +61,7 @@ class Overview:
     last_check: datetime | None
     open_by_kind: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
     waiting: list[Waiting] = field(default_factory=list)
+    sweep: SweepView | None = None  # the latest full sweep (issue 10 §1)
     pushes: dict[str, NotificationSource] = field(default_factory=dict)  # "qbo" / "cw" -> what it pushed (issue 11)
 
     @property
@@ -85,11 +87,13 @@ def overview(engine: Engine) -> Overview:
             amounts[row.kind] = amounts.get(row.kind, Decimal("0.00")) + row.amount
         pending = session.execute(select(Action).where(col(Action.status).in_(WAITING)).order_by(col(Action.id)))
         waiting = [Waiting(a, len(set(approvers_of(session, a.id or 0)))) for a in pending.scalars()]
+        sweep = latest_sweep(session)
     times = [t for t in (*read.values(), last_seen) if t is not None]
     return Overview(
         last_read=read,
         last_check=max(times) if times else None,
         open_by_kind={kind: (counts[kind], amounts[kind]) for kind in sorted(counts)},
         waiting=waiting,
+        sweep=sweep,
         pushes=sources(engine),
     )

@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     cw_public_key: str | None = Field(None, alias="CW_PUBLIC_KEY")
     cw_private_key: SecretStr | None = Field(None, alias="CW_PRIVATE_KEY")
     cw_client_id: str | None = Field(None, alias="CW_CLIENT_ID")
+    # reads (issue 10 §1): when the full sweep re-reads everything (daily, local time in TALLY_TIMEZONE), and the
+    # CW billing status names taken as closed when ConnectWise sends no ``status.isClosed``.
+    sweep_at: time = Field(time(2, 30), alias="TALLY_SWEEP_AT")
+    cw_closed_statuses: IdList = Field(default_factory=lambda: ["Closed", "Paid"], alias="TALLY_CW_CLOSED_STATUSES")
 
     qbo_client_id: str | None = Field(None, alias="QBO_CLIENT_ID")
     qbo_client_secret: SecretStr | None = Field(None, alias="QBO_CLIENT_SECRET")
@@ -179,6 +183,13 @@ class Settings(BaseSettings):
     http_timeout: Duration = Field(timedelta(seconds=60), alias="TALLY_HTTP_TIMEOUT")
     write_margin: Duration = Field(timedelta(minutes=2), alias="TALLY_WRITE_MARGIN")
     settle_every: Duration = Field(timedelta(minutes=1), alias="TALLY_SETTLE_EVERY")
+    # sync speed (issue 11 §3): ConnectWise publishes no concurrency limit; QuickBooks allows 10 per realm (client).
+    cw_concurrency: int = Field(8, alias="TALLY_CW_CONCURRENCY", ge=1, le=32)
+
+    # access (issue 8 §4): who may read balances and the audit trail besides approvers and admins; or every full
+    # member of the workspace (never guests) when reading is opened.
+    viewers: IdList = Field(default_factory=list, alias="TALLY_VIEWERS")
+    open_reading: bool = Field(False, alias="TALLY_OPEN_READING")
 
     # real time (issue 11 §2): notifications coalesce until QUIET passes without one (at most MAX_WAIT after the
     # first), then one incremental check runs; one caller may make Tally read at most CALLBACK_RATE times a minute.

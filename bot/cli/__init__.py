@@ -92,6 +92,7 @@ _API = ("cw", "qbo")
 COMMAND_NEEDS: dict[str, Callable[[dict[str, Any]], tuple[str, ...]]] = {
     "check": lambda args: () if args.get("offline") else _API,
     "sync": lambda args: _API,
+    "sweep": lambda args: _API,
     "approve": lambda args: _API,
     "payments": lambda args: _API if args.get("apply") else (),
     "credits": lambda args: _API if args.get("apply") else (),

@@ -1,4 +1,4 @@
-"""``tally payments | credits | mirror | actions | approve | reject``: the proposed fixes, and deciding them.
+"""``tally payments | credits | mirror | actions | approve | reject | undo``: the proposed fixes, and deciding them.
 
 The CLI acts as the person at the terminal: the OS login (asked of the system by uid, never an environment
 variable), mapped to a Slack user by ``TALLY_OPERATORS=ana:U0ANA``. That person may approve when their Slack id is
@@ -9,6 +9,7 @@ approval (``sync.people``).
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -21,10 +22,11 @@ from sqlalchemy.engine import Engine
 
 from bot.cli.output import Column, JsonOption, Record, choice, print_json, show
 from bot.cli.support import EXIT_REFUSED, EXIT_USAGE, err, stop_on_api_errors
-from sync.actions import GROUPS, ActionNotFoundError, approver_check, execute, list_actions
+from sync.actions import GROUPS, ActionNotFoundError, approver_check, execute, list_actions, offer_undo
 from sync.actions import approve as approve_action
 from sync.actions import reject as reject_action
-from sync.models import Action
+from sync.db import session_scope
+from sync.models import Action, SlackApproverCache
 from sync.people import Actor, terminal_actor
 from sync.reconcile.text import money
 from sync.settings import Settings, load_settings
@@ -34,9 +36,15 @@ console = Console()
 KINDS = GROUPS
 
 
-def operator_check(settings: Settings) -> Callable[[str], bool]:
-    """Approvers for the CLI: the configured ids, with ``name`` and ``cli:name`` meaning the same unmapped login."""
-    return approver_check(settings, extra={f"cli:{name.removeprefix('cli:')}" for name in settings.approvers})
+def operator_check(settings: Settings, engine: Engine | None = None) -> Callable[[str], bool]:
+    """Approvers for the CLI: the configured ids, with ``name`` and ``cli:name`` meaning the same unmapped login,
+    and the members of ``TALLY_APPROVER_GROUP`` as Slack last told the Slack app (the terminal does not ask Slack)."""
+    extra = {f"cli:{name.removeprefix('cli:')}" for name in settings.approvers}
+    if engine is not None and settings.approver_group:
+        with session_scope(engine) as session:
+            cached = session.get(SlackApproverCache, settings.approver_group)
+            extra |= set(json.loads(cached.members)) if cached is not None else set()
+    return approver_check(settings, extra=extra)
 
 
 def operator(settings: Settings) -> Actor:
@@ -62,7 +70,7 @@ def _list(
 
 def _decide_and_run(settings: Settings, engine: Engine, ids: Sequence[int]) -> int:
     """Approve each action as the operator and run the ones that are ready; return how many were refused."""
-    is_approver = operator_check(settings)
+    is_approver = operator_check(settings, engine)
     refused = 0
     with stop_on_api_errors("Fixing"), clients(settings, engine) as both:
         for action_id in ids:
@@ -117,6 +125,8 @@ def action_json(row: Action) -> dict[str, Any]:
         "finding": row.finding_key,
         "approvals_needed": row.approvals_needed,
         "result": row.result,
+        "version": row.version,
+        "replaced_by": row.replaced_by,
     }
 
 
@@ -215,7 +225,7 @@ def reject(
     engine = open_engine(settings)
     try:
         outcome = reject_action(
-            engine, action_id, actor=operator(settings), reason=reason, is_approver=operator_check(settings)
+            engine, action_id, actor=operator(settings), reason=reason, is_approver=operator_check(settings, engine)
         )
     except ActionNotFoundError as exc:
         err.print(exc.sentence)
@@ -223,3 +233,20 @@ def reject(
     console.print(outcome.message)
     if not outcome.changed:
         raise typer.Exit(EXIT_REFUSED)
+
+
+def undo(fix_id: Annotated[int, typer.Argument(help="the number of a fix Tally carried out (tally actions)")]) -> None:
+    """Propose reversing a fix Tally carried out; approve the undo like any fix (tally approve N)."""
+    settings = load_settings()
+    engine = open_engine(settings)
+    try:
+        offer = offer_undo(engine, fix_id, settings=settings, actor=operator(settings).key)
+    except ActionNotFoundError as exc:
+        err.print(exc.sentence)
+        raise typer.Exit(2) from exc
+    if offer.action is None:
+        err.print(offer.sentence)
+        raise typer.Exit(EXIT_REFUSED)
+    console.print(offer.sentence)
+    if offer.action.status == "proposed":
+        console.print(f"Approve it with: tally approve {offer.action.id}   (or reject: tally reject {offer.action.id})")

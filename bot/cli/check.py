@@ -191,17 +191,26 @@ def explain(
     for row in view.findings:
         console.print(f"[bold]{row.kind}[/] — {label(row.kind)} ({row.status}): {row.explanation}", soft_wrap=True)
         action = actions.get(row.key)
+        if action is not None and action.undoes_action_id is not None:  # an undo: show the fix it reverses too
+            with session_scope(engine) as session:
+                fix = session.get(Action, action.undoes_action_id)
+            if fix is not None:
+                console.print(f"  {fix_sentence(fix)}", soft_wrap=True, markup=False)
         if action is not None:
             console.print(f"  {fix_sentence(action)}", soft_wrap=True, markup=False)
 
 
 def fix_sentence(action: Action) -> str:
-    """Name the fix and the command that decides it."""
-    said = f"Fix #{action.id} ({action.kind}, {action.status}): {action.description}"
+    """Name the fix (or the undo of one) and the command that decides it."""
+    name = f"Undo #{action.id} of fix #{action.undoes_action_id}" if action.undoes_action_id else f"Fix #{action.id}"
+    said = f"{name} ({action.kind}, {action.status}): {action.description}"
     if action.status in ("proposed", "approved"):
         return (
             f"{said} — approve with `tally approve {action.id}` or reject with `tally reject {action.id} --reason …`."
         )
+    if action.status == "succeeded" and not action.undoes_action_id:
+        said += f" — {action.result} Undo with `tally undo {action.id}` if it was wrong."
+        return said
     return f"{said}{f' — {action.result}' if action.result else ''}"
 
 
@@ -379,7 +388,7 @@ def _event_record(event: AuditEvent) -> Record:
     amounts = " → ".join(money(a) for a in (event.amount_before, event.amount_after) if a is not None)
     return {
         "at": event.at.strftime("%Y-%m-%d %H:%M:%S") if event.at else "",
-        "actor": event.actor,
+        "actor": event.actor + (f" ({event.channel})" if event.channel else ""),
         "verb": event.verb,
         "subject": event.subject,
         "amounts": amounts,
@@ -391,6 +400,7 @@ def _event_json(event: AuditEvent) -> dict[str, Any]:
     return {
         "at": event.at.isoformat() if event.at else None,
         "actor": event.actor,
+        "channel": event.channel,
         "verb": event.verb,
         "subject": event.subject,
         "amount_before": None if event.amount_before is None else str(event.amount_before),

@@ -11,7 +11,10 @@ from rich.table import Table
 from bot.cli.progress import SyncProgress
 from bot.cli.support import stop_on_api_errors
 from sync.cache import SyncReport, run_sync
+from sync.db import session_scope
+from sync.models import utcnow
 from sync.settings import load_settings
+from sync.sweep import latest_sweep, run_sweep, sweep_summary
 from sync.wiring import clients, open_engine
 
 db_app = typer.Typer(help="Tally's own database.", no_args_is_help=True)
@@ -30,8 +33,23 @@ def sync(full: Annotated[bool, typer.Option("--full", help="re-read everything, 
     settings = load_settings()
     engine = open_engine(settings)
     with stop_on_api_errors("Sync"), clients(settings, engine) as both, SyncProgress() as progress:
-        report = run_sync(engine, both.cw, both.qbo, full=full, progress=progress)
+        report = run_sync(engine, both.cw, both.qbo, full=full, progress=progress, cw_workers=settings.cw_concurrency)
     console.print(report_table(report))
+    for part in report.streams.values():
+        for warning in part.warnings:
+            typer.secho(f"Warning: {warning}", fg=typer.colors.YELLOW, err=True)
+
+
+def sweep() -> None:
+    """Re-read everything now, as the nightly sweep does, and say what the incremental syncs had missed."""
+    settings = load_settings()
+    engine = open_engine(settings)
+    with stop_on_api_errors("Sweep"), clients(settings, engine) as both, SyncProgress() as progress:
+        result = run_sweep(engine, both.cw, both.qbo, progress=progress)
+    with session_scope(engine) as session:
+        typer.echo(sweep_summary(latest_sweep(session), now=utcnow()))
+    for warning in result.warnings:
+        typer.secho(f"Warning: {warning}", fg=typer.colors.YELLOW, err=True)
 
 
 def report_table(report: SyncReport) -> Table:

@@ -3,8 +3,9 @@
 Seeded books in a ConnectWise and a QuickBooks stand-in (in-process), Tally's embedded SQLite database in a
 temporary folder, then: what each system holds, a check, the findings, the proposed fixes and the Slack alert
 the bot would post for them, approval by two demo operators, execution, a second check (the fixable findings
-are gone, the alert-only ones remain with their explanations), the alert updated in place, the audit trail, and
-the daily digest — every Slack message rendered in the terminal from the very Block Kit the bot posts.
+are gone, the alert-only ones remain with their explanations), the alert updated in place, the audit trail, the
+daily digest, and last one fix undone (proposed and approved like any fix) — every Slack message rendered in the
+terminal from the very Block Kit the bot posts.
 """
 
 from __future__ import annotations
@@ -29,18 +30,26 @@ from bot.cli.terminal import render
 from bot.digest.blocks import digest_messages
 from bot.digest.data import gather_digest
 from bot.slack.blocks.findings import ActionView, finding_message
+from bot.slack.notify import view_of
 from sandbox.cli import RunningSandbox, start_sandbox
-from sync.actions import approve, execute
+from sync.actions import approve, execute, offer_undo
 from sync.audit import history
 from sync.checks import CheckResult, run_check
 from sync.db import session_scope
 from sync.models import Action, Approval, FindingRecord, utcnow
+from sync.people import Actor, terminal_actor
 from sync.reconcile.text import money
 from sync.reports import ar_totals, open_ar
 from sync.settings import Settings
 from sync.wiring import Clients, clients, open_engine
 
 OPERATORS = ("ana", "ben")  # two demo operators: fixes above the dual-approval amount need both
+PEOPLE = {"ana": "U0ANA", "ben": "U0BEN"}  # their logins mapped to people (TALLY_OPERATORS), so two of them count
+
+
+def person(settings: Settings, login: str) -> Actor:
+    """A demo operator at their own terminal, as ``TALLY_OPERATORS`` maps the login to a person."""
+    return terminal_actor(settings.operators, login=login)
 
 
 def demo(seed: Annotated[int, typer.Option(help="seed of the generated books")] = 7) -> None:
@@ -71,8 +80,8 @@ def demo_settings(running: RunningSandbox, workdir: Path) -> Settings:
     values = {
         **running.env(),
         "DATABASE_URL": f"sqlite:///{workdir / 'tally.db'}",
-        "TALLY_OPERATOR": OPERATORS[0],
-        "TALLY_APPROVERS": ",".join(OPERATORS),
+        "TALLY_OPERATORS": ",".join(f"{login}:{person}" for login, person in PEOPLE.items()),
+        "TALLY_APPROVERS": ",".join(PEOPLE.values()),
     }
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -118,17 +127,43 @@ def _story(console: Console, settings: Settings, engine: Engine, both: Clients, 
     digest = gather_digest(engine, settings, day=now.astimezone(settings.zone).date(), now=now)
     for message in digest_messages(digest):
         console.print(render(message, title="Slack · #finance · daily digest"))
+    console.print(Rule("8. A fix undone: proposed, approved and carried out like any fix"))
+    _undo_one(console, settings, engine, both, proposed[-1] if proposed else None)
+
+
+def _undo_one(console: Console, settings: Settings, engine: Engine, both: Clients, fix: Action | None) -> None:
+    """Undo one fix that ran (Undo on its alert, or `tally undo N`), then check: its finding is back for a person."""
+    if fix is None or fix.id is None:
+        return
+    offer = offer_undo(engine, fix.id, settings=settings, actor=person(settings, OPERATORS[1]).key)
+    console.print(f"  {OPERATORS[1]} runs `tally undo {fix.id}`: {offer.sentence}")
+    if offer.action is None:
+        return
+    _decide(console, settings, engine, both, offer.action)
+    with session_scope(engine) as session:
+        undo = session.get(Action, offer.action.id)
+        finding = session.get(FindingRecord, fix.finding_key)
+        view = view_of(session, undo, settings)
+    if finding is not None:
+        console.print(render(finding_message(finding, view), title="Slack · #finance (after the undo)"))
+    third = run_check(engine, settings, cw=both.cw, qbo=both.qbo, actor="scheduler")
+    back = third.actions.get(fix.finding_key)
+    if back is not None:
+        console.print(
+            f"  The next check finds it again and proposes fix #{back.id} ({back.status}): a person undid it on "
+            "purpose, so only a person approves it again."
+        )
+    console.print(ar_line(settings, engine))
 
 
 def _decide(console: Console, settings: Settings, engine: Engine, both: Clients, action: Action) -> None:
     assert action.id is not None
     check = operator_check(settings)
     for operator in OPERATORS:
-        outcome = approve(engine, action.id, approver=f"cli:{operator}", is_approver=check)
+        who = person(settings, operator)  # each at their own terminal
+        outcome = approve(engine, action.id, approver=who, is_approver=check)
         if outcome.ready:
-            done = execute(
-                engine, action.id, cw=both.cw, qbo=both.qbo, actor=f"cli:{operator}", tolerance=settings.tolerance
-            )
+            done = execute(engine, action.id, cw=both.cw, qbo=both.qbo, actor=who.key, tolerance=settings.tolerance)
             console.print(f"  #{action.id} {done.status}: {done.result or done.description}")
             return
         console.print(f"  #{action.id} {outcome.message}")

@@ -47,6 +47,11 @@ COMMANDS: tuple[LazyCommand, ...] = (
     ),
     LazyCommand("history", "bot.cli.check:history", "Show the audit trail, newest first."),
     LazyCommand(
+        "map",
+        "bot.cli.mapping:map_command",
+        "List companies Tally cannot check with their best candidates; with COMPANY CUSTOMER, confirm a mapping.",
+    ),
+    LazyCommand(
         "payments",
         "bot.cli.actions:payments",
         "Payments QuickBooks has that ConnectWise lacks: preview, or --apply to record them in ConnectWise.",
@@ -69,7 +74,17 @@ COMMANDS: tuple[LazyCommand, ...] = (
     ),
     LazyCommand("reject", "bot.cli.actions:reject", "Reject one fix, with a reason."),
     LazyCommand(
+        "undo",
+        "bot.cli.actions:undo",
+        "Propose reversing a fix Tally carried out; approve the undo like any fix (tally approve N).",
+    ),
+    LazyCommand(
         "sync", "bot.cli.core:sync", "Read ConnectWise and QuickBooks into Tally's cache and print what changed."
+    ),
+    LazyCommand(
+        "sweep",
+        "bot.cli.core:sweep",
+        "Re-read everything now, as the nightly sweep does, and say what the incremental syncs had missed.",
     ),
     LazyCommand(
         "status",
@@ -80,6 +95,11 @@ COMMANDS: tuple[LazyCommand, ...] = (
         "digest",
         "bot.cli.views:digest",
         "Post today's digest to the channel now (counts as today's), or draw it here with --print.",
+    ),
+    LazyCommand(
+        "doctor",
+        "bot.cli.doctor:doctor",
+        "Check that ConnectWise, QuickBooks, Slack and the database are as Tally needs them (read only).",
     ),
     LazyCommand("callbacks", "bot.cli.callbacks:app", "Tally's ConnectWise callback (real-time notifications)."),
     LazyCommand("sandbox", "sandbox.cli:app", "Local stand-ins for ConnectWise Manage and QuickBooks Online."),

@@ -9,10 +9,11 @@ import typer
 
 from bot.cli.check import NO_CHECK, existing_engine
 from bot.cli.output import JsonOption, console, print_json
-from bot.cli.support import EXIT_USAGE, err
+from bot.cli.support import EXIT_API, EXIT_USAGE, err
 from bot.cli.terminal import render
 from bot.slack.blocks.status import status_message
 from bot.slack.listeners.reading import connection_health, cw_configured
+from sync.delivery import delivery_line
 from sync.models import utcnow
 from sync.reports import Overview, overview
 from sync.settings import load_settings
@@ -29,9 +30,11 @@ def status(as_json: JsonOption = False) -> None:
     if as_json:
         print_json({**overview_json(view), "quickbooks": {"state": health.state.value, "sentence": health.sentence}})
         return
+    delivery = delivery_line(engine, settings.channel)
     message = status_message(
-        view, health, cw_configured=cw_configured(settings), channel=settings.channel, now=utcnow()
+        view, health, cw_configured=cw_configured(settings), channel=settings.channel, now=utcnow(), delivery=delivery
     )
+
     console.print(render(message, title="Tally status"))
 
 
@@ -42,6 +45,7 @@ def overview_json(view: Overview) -> dict[str, Any]:
         "last_read": {system: moment.isoformat() if moment else None for system, moment in view.last_read.items()},
         "open": view.open_count,
         "open_by_kind": {kind: {"count": n, "amount": str(amount)} for kind, (n, amount) in view.open_by_kind.items()},
+        "sweep": sweep_json(view),
         "waiting": [
             {
                 "id": w.action.id,
@@ -63,6 +67,22 @@ def overview_json(view: Overview) -> dict[str, Any]:
             }
             for system, row in sorted(view.pushes.items())
         },
+    }
+
+
+def sweep_json(view: Overview) -> dict[str, Any] | None:
+    """The latest full sweep in ``tally status --json`` (docs/json.md)."""
+    run = view.sweep
+    if run is None:
+        return None
+    return {
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "status": run.status,
+        "missed": {"ConnectWise": run.missed_cw, "QuickBooks": run.missed_qbo},
+        "examples": list(run.examples),
+        "warnings": list(run.warnings),
+        "error": run.error,
     }
 
 
@@ -91,5 +111,17 @@ def digest(
 
     assert settings.slack_bot_token is not None  # the pre-flight checked it
     client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
-    posted = post_digest(settings=settings, engine=engine, client=client, now=now, force=True)
+    from slack_sdk.errors import SlackApiError
+
+    from sync.delivery import CHANNEL_REFUSALS, Refusal
+
+    try:
+        posted = post_digest(settings=settings, engine=engine, client=client, now=now, force=True)
+    except SlackApiError as exc:
+        code = str(exc.response.get("error", "unknown")) if exc.response is not None else "unknown"
+        if code not in CHANNEL_REFUSALS:
+            raise
+        assert settings.channel is not None  # post_digest refuses without one
+        err.print(f"The digest was not posted. {Refusal(settings.channel, code, now).sentence()}")
+        raise typer.Exit(EXIT_API) from None
     typer.echo(f"Posted the digest to {settings.channel} ({len(posted)} messages)." if posted else "Already posting.")

@@ -93,6 +93,7 @@ class Receivables:
     cw_total: Decimal
     qbo_total: Decimal
     customers: tuple[CustomerGap, ...]
+    unchecked: tuple[tuple[str, str, Decimal], ...] = ()  # companies Tally cannot check: name, account, open in CW
 
     @property
     def difference(self) -> Decimal:
@@ -121,6 +122,9 @@ class Health:
     qbo_ok: bool
     qbo_sentence: str
     reconnect_by: datetime | None = None
+    slack: str | None = None  # alerts that did not reach the channel, and the remedy (sync.delivery)
+    sweep: str | None = None  # the latest full sweep, one sentence (issue 10 §1)
+    sweep_missed: int = 0
     pushes: tuple[str, ...] = ()  # one line per system: its last notification and the checks it started
 
 
@@ -188,6 +192,9 @@ def activity_blocks(digest: Digest) -> list[Block]:
         if done:
             total = sum((fix.amount for fix in done), ZERO)
             lines.append(f"• {words}: {len(done)} ({money(total)})")
+    undone = [fix for fix in act.fixes if fix.kind.startswith("undo_")]  # undo (issue 13): reverse writes
+    if undone:
+        lines.append(f"• Fixes undone: {len(undone)} ({money(sum((fix.amount for fix in undone), ZERO))})")
     blocks = [section(f"*Yesterday, {digest.day:%a %d %b}*"), *pack(lines)]
     if act.fixes:
         fixes = [f"• {escape(fix.description)} — approved by {_names(fix.approvers)}" for fix in act.fixes]
@@ -238,7 +245,16 @@ def receivables_blocks(digest: Digest) -> list[Block]:
     gaps = [_gap(gap) for gap in ar.customers if gap.difference or gap.explained]
     if gaps:
         lines.append("_Customers that explain it (ConnectWise − QuickBooks):_")
-    return pack([*lines, *capped(gaps, more="more customers (`tally ar` lists them all)")])
+    lines += capped(gaps, more="more customers (`tally ar` lists them all)")
+    if ar.unchecked:
+        open_total = sum((amount for _, _, amount in ar.unchecked), ZERO)
+        lines.append(
+            f"_Companies Tally cannot check ({len(ar.unchecked)}, {money(open_total)} open in ConnectWise); "
+            "no writes are made for them until mapped (`tally map`):_"
+        )
+        unchecked = [f"• {escape(name)} ({escape(account)}): {money(amount)}" for name, account, amount in ar.unchecked]
+        lines += capped(unchecked, more="more companies (`tally map` lists them all)")
+    return pack(lines)
 
 
 def _gap(gap: CustomerGap) -> str:
@@ -269,11 +285,15 @@ def pending_blocks(digest: Digest) -> list[Block]:
 def health_blocks(digest: Digest) -> list[Block]:
     """Last good check, API errors, and the QuickBooks connection (with a reconnect warning)."""
     health = digest.health
-    icon = ":large_green_circle:" if health.qbo_ok and not health.api_errors else ":warning:"
+    icon = ":large_green_circle:" if health.qbo_ok and not health.api_errors and not health.slack else ":warning:"
     lines = [f"*Health* {icon}", f"• Last good check: {_local(health.last_check, digest.zone)}"]
     if health.reconnect_by is not None:
         lines.append(f"• :warning: Reconnect QuickBooks before {_local(health.reconnect_by, digest.zone)}")
     lines.append(f"• QuickBooks: {health.qbo_sentence}")
+    if health.slack:
+        lines.append(f"• :warning: Slack: {health.slack}")
+    if health.sweep is not None:
+        lines.append(f"• {':warning: ' if health.sweep_missed else ''}Full sweep: {escape(health.sweep)}")
     lines.extend(f"• Notifications from {line}" for line in health.pushes)
     if health.api_errors:
         lines.append(f"• API errors yesterday: {len(health.api_errors)}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -35,7 +36,9 @@ from sync.cache.snapshot import load_snapshot
 from sync.checks import policy_of, stored_mapping
 from sync.crypto import SecretKeyError
 from sync.db import session_scope
+from sync.delivery import delivery_line
 from sync.findings import open_findings
+from sync.mapping import unmapped_in
 from sync.models import Action, Approval, AuditEvent, QBOPayment, SyncCursor
 from sync.notifications import CW, QBO, source_sentence, sources
 from sync.qbo_auth import QBOAuth
@@ -43,6 +46,7 @@ from sync.reconcile import reconcile
 from sync.reconcile.ar import ar_by_customer
 from sync.reports import ar_totals
 from sync.settings import Settings
+from sync.sweep import latest_sweep, sweep_summary
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +87,7 @@ def gather_digest(engine: Engine, settings: Settings, *, day: date, now: datetim
         pending = _pending(session)
         receivables = _receivables(session, settings, now)
         last_check = last_check_at(session)
+        sweep = latest_sweep(session)
     errors = tuple(event.detail or "a check failed" for event in events if event.verb == CHECK_FAILED)
     return Digest(
         day=day,
@@ -91,7 +96,11 @@ def gather_digest(engine: Engine, settings: Settings, *, day: date, now: datetim
         open_by_kind=kinds,
         receivables=receivables,
         pending=pending,
-        health=_health(settings, engine, last_check, errors),
+        health=replace(
+            _health(settings, engine, last_check, errors),
+            sweep=sweep_summary(sweep, now=now),
+            sweep_missed=sweep.missed if sweep is not None else 0,
+        ),
     )
 
 
@@ -180,7 +189,8 @@ def _receivables(session: Session, settings: Settings, now: datetime) -> Receiva
         explained = tuple((kind, amount) for kind, amount in by_kind.items() if amount)
         gaps.append(CustomerGap(row.name, row.cw_open, row.qbo_open, explained, row.pending, row.unexplained))
     cw_total, qbo_total = ar_totals(rows)
-    return Receivables(cw_total=cw_total, qbo_total=qbo_total, customers=tuple(gaps))
+    unchecked = tuple((row.company.name, row.label, row.open_amount) for row in unmapped_in(snapshot))
+    return Receivables(cw_total=cw_total, qbo_total=qbo_total, customers=tuple(gaps), unchecked=unchecked)
 
 
 def last_check_at(session: Session) -> datetime | None:
@@ -194,10 +204,11 @@ def last_check_at(session: Session) -> datetime | None:
 
 
 def _health(settings: Settings, engine: Engine, last_check: datetime | None, errors: tuple[str, ...]) -> Health:
+    slack = delivery_line(engine, settings.channel, channel_label=f"<#{settings.channel}>")
     pushed = sources(engine)
     pushes = tuple(source_sentence(system, pushed.get(system), settings.zone) for system in (QBO, CW))
     try:
         status = QBOAuth(settings, engine).status()
     except SecretKeyError as exc:
-        return Health(last_check, errors, False, str(exc), pushes=pushes)
-    return Health(last_check, errors, status.ok, status.sentence, status.warn_reconnect_by, pushes=pushes)
+        return Health(last_check, errors, False, str(exc), slack=slack, pushes=pushes)
+    return Health(last_check, errors, status.ok, status.sentence, status.warn_reconnect_by, slack=slack, pushes=pushes)

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +29,7 @@ from bot.digest.blocks import digest_messages
 from bot.digest.data import gather_digest
 from bot.slack.blocks.common import Message
 from sync.db import session_scope
+from sync.delivery import CHANNEL_REFUSALS, record_delivered, record_refusal
 from sync.models import DigestPost, utcnow
 from sync.settings import Settings
 
@@ -66,6 +68,12 @@ def post_digest(
     try:
         messages = digest_messages(gather_digest(engine, settings, day=day - timedelta(days=1), now=now))
         return _post(engine, client, settings.channel, messages, claim)
+    except SlackApiError as exc:
+        code = str(exc.response.get("error", "")) if exc.response is not None else ""
+        if code in CHANNEL_REFUSALS:  # status and the next digest say so, with the remedy
+            record_refusal(engine, settings.channel, code, now=now)
+        log.exception("posting the digest for %s to %s failed", day, settings.channel)
+        raise
     except Exception:
         log.exception("posting the digest for %s to %s failed", day, settings.channel)
         raise
@@ -121,6 +129,8 @@ def _post(engine: Engine, client: WebClient, channel: str, messages: list[Messag
         _record(engine, claim, posted, status="failed")
         raise
     _record(engine, claim, posted, status="posted")
+    if posted:
+        record_delivered(engine, channel)
     return posted
 
 

@@ -6,6 +6,8 @@ Jobs (stable ids, ``max_instances=1``, ``coalesce=True``):
 - ``tally-digest``: the daily digest at ``TALLY_DIGEST_AT`` in ``TALLY_TIMEZONE``;
 - ``tally-digest-catch-up``: every 15 minutes, posts today's digest if its time has passed and it is not out yet
   (the clock was down at that time, or posting failed); the ``digest_post`` row makes it a no-op otherwise;
+- ``tally-sweep``: the daily full sweep at ``TALLY_SWEEP_AT`` in ``TALLY_TIMEZONE`` (``sync.sweep``): everything
+  re-read, and what the incremental syncs had missed counted for ``status`` and the digest;
 - ``tally-settle``: on start and every ``TALLY_SETTLE_EVERY``, settles unsure writes by looking (and redraws their
   alerts); it calls no API while nothing is unsure.
 
@@ -31,7 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
-from bot.processes.scheduled import daily_digest, scheduled_check, settle_writes
+from bot.processes.scheduled import daily_digest, scheduled_check, scheduled_sweep, settle_writes
 from bot.slack.app import web_client
 from bot.slack.jobs import ClientsFactory
 from bot.slack.notify import Notifier
@@ -42,6 +44,7 @@ from sync.wiring import clients, open_engine
 log = logging.getLogger(__name__)
 
 CHECK_JOB, DIGEST_JOB, CATCH_UP_JOB, SETTLE_JOB = "tally-check", "tally-digest", "tally-digest-catch-up", "tally-settle"
+SWEEP_JOB = "tally-sweep"
 FIRST_CHECK_AFTER = timedelta(seconds=2)  # a moment to settle, so a deploy's quick SIGTERM stops an idle clock
 
 
@@ -87,10 +90,21 @@ def register_jobs(
         misfire_grace_time=600,
         **common,
     )
-    redraw = Notifier(settings, engine, client).refresh_action
+    sweep_at = settings.sweep_at
+    scheduler.add_job(
+        functools.partial(scheduled_sweep, engine, factory),
+        CronTrigger(hour=sweep_at.hour, minute=sweep_at.minute, timezone=settings.zone),
+        id=SWEEP_JOB,
+        name="daily full sweep",
+        misfire_grace_time=6 * 3600,  # a clock that was down at the time still sweeps that night
+        **common,
+    )
+    notifier = Notifier(settings, engine, client)
     settle_every = settings.settle_every.total_seconds()
     scheduler.add_job(
-        functools.partial(settle_writes, engine, factory, redraw=redraw),
+        functools.partial(
+            settle_writes, engine, factory, redraw=notifier.refresh_action, restated=notifier.redraw_restated
+        ),
         IntervalTrigger(seconds=settle_every),
         id=SETTLE_JOB,
         name="settle unsure writes",
@@ -134,9 +148,10 @@ def run_clock(settings: Settings) -> None:
 
 def _announce(settings: Settings) -> None:
     log.info(
-        "clock started: check every %s, digest at %s %s, business hours %s",
+        "clock started: check every %s, digest at %s, sweep at %s %s, business hours %s",
         settings.check_every,
         settings.digest_at.strftime("%H:%M"),
+        settings.sweep_at.strftime("%H:%M"),
         settings.timezone,
         settings.business_hours or "always",
     )

@@ -31,6 +31,7 @@ from sync.db import make_engine
 from sync.models import utcnow
 from sync.qbo_auth import QuickBooksAuthError
 from sync.settings import Settings
+from sync.sweep import SweepResult, run_sweep
 from sync.wiring import clients
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,16 @@ def scheduled_check(
         return check_and_announce(settings, engine, clients, client, actor=actor)
     except (TallyAPIError, QuickBooksAuthError, SlackApiError) as exc:  # recorded for the digest by the job itself
         log.warning("check failed: %s", exc)
+        return None
+
+
+def scheduled_sweep(engine: Engine, clients: ClientsFactory) -> SweepResult | None:
+    """Run the daily full sweep (``sync.sweep``); a failure is recorded on its ``sweep_run`` row and logged."""
+    try:
+        with clients() as both:
+            return run_sweep(engine, both.cw, both.qbo)
+    except (TallyAPIError, QuickBooksAuthError) as exc:  # the next day's sweep tries again; status shows it
+        log.warning("the full sweep failed: %s", exc)
         return None
 
 
@@ -175,9 +186,20 @@ def daily_digest(settings: Settings, engine: Engine, client: WebClient, *, now: 
 
 
 def settle_writes(
-    engine: Engine, clients: ClientsFactory, *, redraw: Callable[[int], object] = lambda action_id: None
+    engine: Engine,
+    clients: ClientsFactory,
+    *,
+    redraw: Callable[[int], object] = lambda action_id: None,
+    restated: Callable[[], object] = lambda: None,
 ) -> SettleReport:
-    """Settle unsure writes by looking at ConnectWise and QuickBooks; ``redraw`` each action that changed."""
+    """Settle unsure writes by looking at ConnectWise and QuickBooks; ``redraw`` each action that changed.
+
+    ``restated`` first redraws the alerts of fixes restated where Slack was out of reach (``tally check``).
+    """
+    try:
+        restated()
+    except SlackApiError as exc:  # the next run tries again
+        log.warning("could not redraw restated alerts: %s", exc)
     if not pending_writes(engine):
         return SettleReport()  # the usual case: no API call at all
     try:
@@ -227,10 +249,11 @@ class Settler:
 def settler_for(settings: Settings, engine: Engine) -> Settler:
     """The web or worker process's settler, started; it redraws the alerts of what it settles."""
     factory = functools.partial(clients, settings, engine)
-    redraw = Notifier(settings, engine, web_client(settings)).refresh_action
-    return Settler(
-        functools.partial(settle_writes, engine, factory, redraw=redraw), every=settings.settle_every
-    ).start()
+    notifier = Notifier(settings, engine, web_client(settings))
+    run = functools.partial(
+        settle_writes, engine, factory, redraw=notifier.refresh_action, restated=notifier.redraw_restated
+    )
+    return Settler(run, every=settings.settle_every).start()
 
 
 class BackgroundCheck:

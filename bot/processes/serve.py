@@ -33,6 +33,7 @@ from sync.cw_callbacks import ensure_callback
 from sync.db import session_scope
 from sync.notifications import Listener
 from sync.qbo_auth import QBOAuth
+from sync.qbo_auth.links import ConnectLinks
 from sync.settings import Settings
 from sync.wiring import clients, open_engine
 
@@ -94,6 +95,7 @@ def build_web(settings: Settings, *, engine: Engine | None = None) -> Web:
         bolt,
         signing_secret=secret,
         auth=auth,
+        links=ConnectLinks(engine),
         webhook_verifier=verifier,
         on_qbo_change=on_qbo_change,
         health=health,

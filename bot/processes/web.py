@@ -9,6 +9,7 @@ limiter), so the server keeps accepting and acknowledging requests while others 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -25,13 +26,15 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from bot.processes.web_guard import MAX_WEBHOOK_BODY, Refused, SlackSignature, guarded_slack_body, read_capped, refusal
-from sync.qbo_auth import QBOAuth, QuickBooksAuthError
+from sync.qbo_auth import QBOAuth, QuickBooksAuthError, QuickBooksOtherCompany
+from sync.qbo_auth.links import ConnectLinks, Finishing, LinkRefused
 
 log = logging.getLogger(__name__)
 
 DISPATCH_THREADS = 64
 
 ChangeHandler = Callable[[set[str]], None]
+BROWSER_COOKIE = "tally_qbo_connect"  # the secret binding a connect flow to the browser that opened the link
 PayloadHandler = Callable[[Any], object]  # a verified QuickBooks webhook body, parsed
 CallbackHandler = Callable[[Any, "str | None", str], object]  # a ConnectWise callback body, its recordId, the caller
 
@@ -64,6 +67,7 @@ def create_web(
     *,
     signing_secret: str,
     auth: QBOAuth | None,
+    links: ConnectLinks | None = None,
     webhook_verifier: str,
     on_qbo_change: ChangeHandler,
     health: Callable[[], dict[str, Any]] = lambda: {"ok": True},
@@ -84,19 +88,52 @@ def create_web(
         return to_starlette_response(bolt_response)
 
     async def qbo_connect(request: Request) -> Response:
-        if auth is None:
+        if auth is None or links is None:
             return PlainTextResponse("QuickBooks is not configured on this server.", status_code=503)
-        url, _state = await anyio.to_thread.run_sync(auth.authorization_url)
-        return RedirectResponse(url, status_code=302)
+        token = request.query_params.get("link")
+        state = auth.new_state()
+        try:  # the link first: nothing is asked of Intuit for a request without a good one
+            opened = await anyio.to_thread.run_sync(functools.partial(links.open, token, state=state))
+        except LinkRefused as refused:
+            log.warning("QuickBooks connect refused (403): %s", refused.why)
+            return PlainTextResponse(refused.sentence, status_code=403)
+        url, _ = await anyio.to_thread.run_sync(auth.authorization_url, state)
+        answer = RedirectResponse(url, status_code=302)
+        answer.set_cookie(
+            BROWSER_COOKIE,
+            opened.browser_secret,
+            max_age=int(links.ttl.total_seconds()),
+            path="/qbo",
+            httponly=True,
+            samesite="lax",  # sent on Intuit's top-level redirect back to /qbo/callback
+            secure=request.url.scheme == "https",
+        )
+        return answer
 
     async def qbo_callback(request: Request) -> Response:
-        if auth is None:
+        if auth is None or links is None:
             return PlainTextResponse("QuickBooks is not configured on this server.", status_code=503)
         try:
+            finishing: Finishing = await anyio.to_thread.run_sync(
+                links.finish, request.query_params.get("state"), request.cookies.get(BROWSER_COOKIE)
+            )
+        except LinkRefused as refused:
+            log.warning("QuickBooks callback refused (403): %s", refused.why)
+            return PlainTextResponse(refused.sentence, status_code=403)
+        try:
             health_now = await anyio.to_thread.run_sync(auth.connect_from_redirect, str(request.url))
+        except QuickBooksOtherCompany as exc:
+            await anyio.to_thread.run_sync(links.refused_connection, finishing, exc.sentence)
+            log.warning("QuickBooks callback refused (409): another company than the connected one")
+            return PlainTextResponse(f"{exc.sentence}\nNothing changed.", status_code=409)
         except QuickBooksAuthError as exc:
+            await anyio.to_thread.run_sync(links.refused_connection, finishing, exc.sentence)
             return PlainTextResponse(exc.sentence, status_code=400)
-        return PlainTextResponse(f"{health_now.sentence}\nYou can close this window and go back to Slack.")
+        realm = request.query_params.get("realmId", "")
+        await anyio.to_thread.run_sync(links.connected, finishing, realm)
+        answer = PlainTextResponse(f"{health_now.sentence}\nYou can close this window and go back to Slack.")
+        answer.delete_cookie(BROWSER_COOKIE, path="/qbo")
+        return answer
 
     async def qbo_webhook(request: Request) -> Response:
         try:
@@ -120,7 +157,10 @@ def create_web(
     async def cw_callback(request: Request) -> Response:
         if on_cw_callback is None:
             return PlainTextResponse("ConnectWise callbacks are not enabled here.", status_code=404)
-        body = await request.body()
+        try:
+            body = await read_capped(request, MAX_WEBHOOK_BODY)
+        except Refused as refused:
+            return refusal(request, refused, what="ConnectWise callback")
         try:
             payload = json.loads(body) if body else {}
         except ValueError:

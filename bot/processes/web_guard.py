@@ -34,7 +34,7 @@ from starlette.responses import PlainTextResponse, Response
 log = logging.getLogger(__name__)
 
 MAX_SLACK_BODY = 256 * 1024
-MAX_WEBHOOK_BODY = 256 * 1024  # QuickBooks webhooks: a few hundred bytes per changed entity
+MAX_WEBHOOK_BODY = 256 * 1024  # QuickBooks webhooks and ConnectWise callbacks: a few KiB each
 MAX_AGE_SECONDS = 5 * 60  # Slack: "more than five minutes from local time" is a possible replay
 
 

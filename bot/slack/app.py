@@ -20,6 +20,7 @@ from bot.slack import listeners
 from bot.slack.errors import handle_error
 from bot.slack.middleware import Approvers, Tally, inject
 from bot.slack.notify import Notifier
+from bot.slack.roles import Roles
 from sync.settings import Settings
 from sync.wiring import Clients
 
@@ -42,22 +43,29 @@ def create_app(
     clients: Callable[[], AbstractContextManager[Clients]],
     client: WebClient | None = None,
     listener_threads: int = 16,
+    socket_mode: bool = False,
 ) -> App:
-    """Build Tally's Slack app: middleware, the slash command, buttons and modals, one error handler."""
+    """Build Tally's Slack app: middleware, the slash command, buttons and modals, one error handler.
+
+    ``socket_mode``: requests come over the WebSocket Tally opened with the app-level token, so there is no
+    signature to check and ``SLACK_SIGNING_SECRET`` is not needed (bolt skips the check in Socket Mode).
+    """
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    if not secret:
+    if not secret and not socket_mode:
         raise ValueError("SLACK_SIGNING_SECRET is not set: Tally cannot tell Slack's requests from forged ones.")
     client = client or web_client(settings)
     app = App(
         client=client,
         signing_secret=secret,
+        request_verification_enabled=not socket_mode,
         token_verification_enabled=False,  # no auth.test at construction; bolt calls it on the first request
         listener_executor=ThreadPoolExecutor(max_workers=listener_threads, thread_name_prefix="tally-listener"),
         name="tally",
     )
     notifier = Notifier(settings, engine, client)
     approvers = Approvers(settings, engine, client)
-    app.use(inject(Tally(settings, engine, clients, client, notifier, approvers)))
+    roles = Roles(settings, approvers, client)
+    app.use(inject(Tally(settings, engine, clients, client, notifier, approvers, roles)))
     app.error(handle_error)
     listeners.register(app, command=settings.slash_command)
     return app

@@ -11,6 +11,8 @@ class ActionId(StrEnum):
     APPROVE = "tally_approve"
     REJECT = "tally_reject"
     APPROVE_ALL = "tally_approve_all"
+    MAP_TO = "tally_map_to"  # value: ``<CW company id>:<QBO customer id>``
+    UNDO = "tally_undo"  # undo (issue 13): propose reversing a fix that ran
 
 
 class BlockId(StrEnum):
@@ -20,6 +22,7 @@ class BlockId(StrEnum):
     SUMMARY = "tally_summary"  # "Approve all N" under a summary of many new findings
     PREVIEW = "tally_preview"  # a preview row: ``tally_preview:<action id or all>:<group>:<filter>``
     REASON = "tally_reason"  # the reason input of the reject modal
+    UNDO = "tally_undo"  # Undo under an alert whose fix ran: ``tally_undo:<action id>``
 
 
 class CallbackId(StrEnum):

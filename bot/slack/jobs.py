@@ -47,6 +47,14 @@ def check_and_announce(
             sentence = f"Slack refused the alerts ({exc.response.get('error')}); the next check posts them."
         record_check(engine, actor=actor, verb=CHECK_FAILED, detail=sentence)
         raise
+    undelivered = ""
+    if announced.refused is not None:
+        undelivered = f"; not posted: {announced.refused.sentence()}"
+    elif announced.unposted or announced.owed:
+        undelivered = (
+            f"; {len(announced.unposted)} alerts not posted and {len(announced.owed)} not redrawn yet "
+            "(Slack refused for now; the next pass retries)"
+        )
     from bot.slack.home import refresh_homes  # here: the Home tab reads what the listeners read (import cycle)
 
     try:
@@ -58,7 +66,7 @@ def check_and_announce(
         actor=actor,
         verb=CHECK_COMPLETED,
         detail=f"{len(result.findings)} open findings, {len(result.changes.new)} new, "
-        f"{len(result.changes.resolved)} resolved",
+        f"{len(result.changes.resolved)} resolved{undelivered}",
     )
     log.info(
         "check by %s: %d open findings, %d posted, %d alerts updated",

@@ -3,7 +3,8 @@
 - ``inject(tally)`` (global) puts the ``Tally`` services into ``context["tally"]`` for every listener.
 - ``approvers_only`` (listener) lets approvers through; anyone else is audited (through ``sync.actions``, which
   records ``action.approval_refused``) and stopped with ``NotAllowedError``.
-- ``admins_for_connect`` (listener, on the slash command) stops ``connect`` from anyone but an admin.
+- who may run which subcommand (read, act, connect) is ``bot.slack.roles``, checked by the slash command's
+  ``command_roles`` middleware.
 
 Who approves: ``TALLY_APPROVERS`` plus the members of ``TALLY_APPROVER_GROUP``, read with
 ``usergroups.users.list`` and cached in ``slack_approver_cache`` for ``GROUP_TTL`` so a click is not slowed by Slack.
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
@@ -28,13 +29,15 @@ from sqlalchemy.engine import Engine
 from bot.slack.errors import NotAllowedError
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.notify import Notifier
-from sync import audit
 from sync.actions import approve, reject
 from sync.cache.store import upsert
 from sync.db import session_scope
 from sync.models import SlackApproverCache, utcnow
 from sync.settings import Settings
 from sync.wiring import Clients
+
+if TYPE_CHECKING:
+    from bot.slack.roles import Roles
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +113,7 @@ class Tally:
     client: WebClient
     notifier: Notifier
     approvers: Approvers
+    roles: Roles  # who may read, act and connect (bot.slack.roles)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Tally:
         return self
@@ -164,22 +168,3 @@ def approvers_only(context: BoltContext, body: dict[str, Any], next: Next) -> No
             outcome = approve(tally.engine, action_id, approver=user, is_approver=deny)
         sentence = outcome.message
     raise NotAllowedError(sentence)
-
-
-def admins_for_connect(context: BoltContext, command: dict[str, Any], next: Next) -> None:
-    """Stop ``connect`` from anyone but an admin (audited); every other subcommand passes."""
-    words = str(command.get("text") or "").split()
-    if not words or words[0].lower() != "connect":
-        next()
-        return
-    tally = tally_of(context)
-    user = context.user_id or ""
-    if tally.approvers.is_admin(user):
-        next()
-        return
-    with session_scope(tally.engine) as session:
-        audit.record(session, actor=user, verb="qbo.connect_refused", subject="qbo", detail="not an admin")
-    raise NotAllowedError(
-        "Only Tally's admins can connect QuickBooks (TALLY_ADMINS, or the approvers when none are set). "
-        "Ask one of them to run this."
-    )

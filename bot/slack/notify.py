@@ -7,6 +7,8 @@
 - It then updates in place (``chat.update``) every alert whose finding or fix changed: what the check reported
   as updated, resolved or reopened, plus whatever the audit trail shows happened since the previous announce
   (approvals from the CLI, executions by the scheduler, fixes superseded by hand).
+- ``redraw_restated()`` redraws the alerts whose fix was restated (a new version) where Slack could not be
+  reached, such as ``tally check`` in a terminal; the processes run it on their settle schedule.
 - ``refresh_action(id)`` / ``refresh_finding(key)`` redraw one alert from the database; a per-alert lock keeps
   two threads from writing an older state over a newer one.
 """
@@ -29,10 +31,22 @@ from sqlmodel import col
 
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.findings import ActionView, finding_message, summary_message
+from bot.slack.listeners.binding import channel_message, remember
 from sync.actions import approvers_of
+from sync.actions.undo import can_undo
 from sync.cache.store import read_cursor, write_cursor
 from sync.checks import CheckResult, latest_actions
 from sync.db import session_scope
+from sync.delivery import (
+    CHANNEL_REFUSALS,
+    Refusal,
+    owe_redraw,
+    owed_redraws,
+    record_delivered,
+    record_refusal,
+    redrawn,
+    refusal,
+)
 from sync.findings import open_findings
 from sync.models import Action, AuditEvent, FindingRecord, utcnow
 from sync.settings import Settings
@@ -63,11 +77,14 @@ def has_message(ts: str | None) -> bool:
     return bool(ts) and not str(ts).startswith(POSTING)
 
 
-def view_of(session: Session, action: Action | None) -> ActionView | None:
-    """An action with its approvers, as alerts show it."""
+def view_of(session: Session, action: Action | None, settings: Settings | None = None) -> ActionView | None:
+    """An action with its approvers, as alerts show it (with ``settings``: whether it offers Undo)."""
     if action is None or action.id is None:
         return None
-    return ActionView(action, tuple(dict.fromkeys(approvers_of(session, action.id))))
+    approvers = tuple(dict.fromkeys(approvers_of(session, action.id)))
+    undoes = view_of(session, session.get(Action, action.undoes_action_id)) if action.undoes_action_id else None
+    offers = settings is not None and action.status == "succeeded" and can_undo(session, action, settings=settings)
+    return ActionView(action, approvers, undoes=undoes, can_undo=offers)
 
 
 @dataclass
@@ -77,6 +94,9 @@ class Announced:
     posted: list[str] = field(default_factory=list)  # finding keys posted
     updated: list[str] = field(default_factory=list)  # finding keys whose alert was redrawn
     summary_ts: str | None = None
+    unposted: list[str] = field(default_factory=list)  # new findings Slack did not take (posted by the next pass)
+    owed: list[str] = field(default_factory=list)  # alerts whose redraw failed (redrawn by the next pass)
+    refused: Refusal | None = None  # the channel refuses Tally's posts: nothing was posted there
 
 
 class Notifier:
@@ -101,12 +121,41 @@ class Notifier:
         done.summary_ts = self._post_new(channel, done)
         changes = result.changes
         keys = {*changes.updated, *changes.resolved, *changes.reopened} | self._changed_since() | self._unattached()
+        with session_scope(self.engine) as session:
+            keys |= owed_redraws(session)  # redraws an earlier pass could not make: Slack has them now or owes them
         for key in sorted(keys - set(done.posted)):
             if self.refresh_finding(key):
                 done.updated.append(key)
+            elif self._owed(key):
+                done.owed.append(key)
+        if done.updated:
+            record_delivered(self.engine, channel)
+        # The cursor may move on: whatever was not shown is queued (unposted findings have no message yet, failed
+        # redraws sit in slack_redraw), so the next pass shows it.
         with session_scope(self.engine) as session:
             write_cursor(session, CURSOR, started)
+            done.refused = refusal(session, channel)
+        if done.refused is not None:
+            log.warning("%s", done.refused.sentence())
         return done
+
+    def redraw_owed(self) -> list[str]:
+        """Redraw the alerts an earlier pass could not (the clock calls it between checks); return those still owed."""
+        with session_scope(self.engine) as session:
+            keys = owed_redraws(session)
+        return [key for key in sorted(keys) if not self.refresh_finding(key) and self._owed(key)]
+
+    def _owed(self, key: str) -> bool:
+        with session_scope(self.engine) as session:
+            return key in owed_redraws(session)
+
+    def _refused(self, channel: str, exc: SlackApiError) -> bool:
+        """Remember a refusal by the channel itself (not a rate limit or an outage); True if it was one."""
+        code = _code(exc)
+        if code in CHANNEL_REFUSALS:
+            record_refusal(self.engine, channel, code)
+            return True
+        return False
 
     def _post_new(self, channel: str, done: Announced) -> str | None:
         with session_scope(self.engine) as session:
@@ -115,17 +164,35 @@ class Notifier:
         if not claims:
             return None
         items = self._items(list(claims))
-        if len(items) <= self.summary_above:
-            done.posted += [f.key for f, view in items if self._post_one(channel, f, view, claims[f.key], None)]
-            return None
-        try:
-            summary_ts = self._post(channel, summary_message(items), thread_ts=None)
-        except SlackApiError as exc:
-            log.warning("could not post the summary of %d findings: %s", len(items), _code(exc))
-            for key, claim in claims.items():
-                self._release(key, claim)
-            return None
-        done.posted += [f.key for f, view in items if self._post_one(channel, f, view, claims[f.key], summary_ts)]
+        summary_ts = None
+        if len(items) > self.summary_above:
+            try:
+                summary_ts = self._post(channel, summary_message(items), thread_ts=None)
+            except SlackApiError as exc:
+                log.warning("could not post the summary of %d findings: %s", len(items), _code(exc))
+                self._refused(channel, exc)
+                for key, claim in claims.items():
+                    self._release(key, claim)
+                done.unposted += list(claims)
+                return None
+            with session_scope(self.engine, write_lock=True) as session:  # its "Approve all" is for these fixes only
+                remember(
+                    session, channel_message(channel, summary_ts), [v.action.id for _, v in items if v is not None]
+                )
+        for finding, view in items:
+            if done.unposted and done.refused is not None:  # the channel refuses: do not knock once per finding
+                self._release(finding.key, claims[finding.key])
+                done.unposted.append(finding.key)
+                continue
+            error = self._post_one(channel, finding, view, claims[finding.key], summary_ts)
+            if error is None:
+                done.posted.append(finding.key)
+                continue
+            done.unposted.append(finding.key)
+            if error in CHANNEL_REFUSALS:
+                done.refused = Refusal(channel, error, utcnow())
+        if done.posted or summary_ts:
+            record_delivered(self.engine, channel)
         return summary_ts
 
     def _claim(self, key: str, channel: str) -> str | None:
@@ -157,18 +224,20 @@ class Notifier:
         with session_scope(self.engine) as session:
             actions = latest_actions(session, keys)
             rows = [session.get(FindingRecord, key) for key in keys]
-            items = [(row, view_of(session, actions.get(row.key))) for row in rows if row is not None]
+            items = [(row, view_of(session, actions.get(row.key), self.settings)) for row in rows if row is not None]
         return sorted(items, key=lambda item: (-item[0].amount, item[0].key))
 
     def _post_one(
         self, channel: str, finding: FindingRecord, view: ActionView | None, claim: str, thread: str | None
-    ) -> bool:
+    ) -> str | None:
+        """Post one alert; None when it went through, else Slack's error (the claim is released: posted later)."""
         try:
             ts = self._post(channel, finding_message(finding, view), thread_ts=thread)
         except SlackApiError as exc:
             log.warning("could not post finding %s: %s", finding.key, _code(exc))
+            self._refused(channel, exc)
             self._release(finding.key, claim)
-            return False
+            return _code(exc)
         with session_scope(self.engine, write_lock=True) as session:
             session.connection().execute(
                 update(FindingRecord)
@@ -177,7 +246,7 @@ class Notifier:
             )
             if view is not None:
                 _link(session, view.action.id, channel, ts)
-        return True
+        return None
 
     def _post(self, channel: str, message: Message, *, thread_ts: str | None) -> str:
         answer = self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message.payload())
@@ -213,6 +282,16 @@ class Notifier:
         with session_scope(self.engine) as session:
             return set(session.execute(statement).scalars())
 
+    def redraw_restated(self) -> list[str]:
+        """Redraw every alert still showing an old version of its fix (restated by a check run anywhere, e.g. the
+        terminal, which cannot reach Slack); the web, worker and clock call this on their settle schedule."""
+        try:
+            keys = sorted(self._unattached())
+        except Exception:  # the database is what failed; the next run tries again
+            log.warning("could not look for restated fixes", exc_info=True)
+            return []
+        return [key for key in keys if self.refresh_finding(key)]
+
     # -- redrawing one alert ----------------------------------------------------------------------------------
     def refresh_action(self, action_id: int) -> bool:
         """Redraw the alert of an action's finding after an approval, rejection or execution."""
@@ -232,12 +311,15 @@ class Notifier:
                 action = latest_actions(session, [key]).get(key)
                 if action is not None and action.slack_ts is None:
                     _link(session, action.id, channel, ts)
-                message = finding_message(finding, view_of(session, action))
+                message = finding_message(finding, view_of(session, action, self.settings))
             try:
                 self.client.chat_update(channel=channel, ts=ts, **message.payload())
-            except SlackApiError as exc:
-                log.warning("could not update the alert of %s: %s", key, _code(exc))
+            except SlackApiError as exc:  # after the client's rate-limit retries: owed, redrawn by the next pass
+                log.warning("could not update the alert of %s: %s; the next pass redraws it", key, _code(exc))
+                self._refused(channel, exc)
+                owe_redraw(self.engine, key, _code(exc))
                 return False
+            redrawn(self.engine, key)
         return True
 
 

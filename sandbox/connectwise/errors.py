@@ -38,5 +38,12 @@ def required(resource: str, field: str) -> CWError:
 
 
 def bad_request(message: str, code: str = "InvalidObject") -> CWError:
-    """Build a 400 without field details (query-string problems, malformed bodies)."""
-    return CWError(400, {"code": code, "message": message, "errors": None})
+    """Build a 400 for query-string problems and malformed bodies.
+
+    An ``InvalidObject`` answer always carries an ``errors`` list (ConnectWise's ``ErrorResponseMessage`` /
+    ``ValidationError`` models, https://github.com/ai-connor/connectwise; real answers captured in
+    amp-labs/connectors): one entry repeating the message when no single field is at fault [I: its code].
+    Other codes keep ``errors: null`` as the captured ``Security`` answer has it.
+    """
+    errors = [{"code": "InvalidObject", "message": message}] if code == "InvalidObject" else None
+    return CWError(400, {"code": code, "message": message, "errors": errors})

@@ -157,4 +157,5 @@ class _Companies:
         return one_response(request, self.store.get_company(int(request.params["id"])), COMPANY, self.store.switches)
 
     def create(self, request: Request) -> Response:
-        return Response.json(self.store.create_company(body(request), updated_by=self.actor), status=201)
+        created = self.store.create_company(body(request), updated_by=self.actor, require_address=True)
+        return Response.json(created, status=201)

@@ -29,6 +29,7 @@ from sandbox.connectwise.values import format_time
 from sandbox.switches import Switches, cw_switches
 
 T = TypeVar("T")
+ADDRESS_FIELDS = ("addressLine1", "addressLine2", "city", "state", "zip", "country", "site")
 Query = Callable[[Sequence[int], Mapping[int, Record]], T]
 
 
@@ -54,11 +55,26 @@ class CWStore:
 
     # -- companies -----------------------------------------------------------------------------------------
     def create_company(
-        self, body: dict[str, Any], *, at: datetime | None = None, updated_by: str = "sandbox"
+        self,
+        body: dict[str, Any],
+        *,
+        at: datetime | None = None,
+        updated_by: str = "sandbox",
+        require_address: bool = False,
     ) -> Record:
-        """Create a company (``identifier`` and ``name`` required, identifier unique) and return it."""
+        """Create a company (``identifier`` and ``name`` required, identifier unique) and return it.
+
+        ``require_address`` (the API's POST) also wants one address field, as the Company schema does
+        ("address fields (at least one required)", https://github.com/ai-connor/connectwise model_company.go);
+        seeding the store directly skips it.
+        """
         with self.lock:
             built = build_company(body)
+            if require_address and not any(built.get(name) for name in ADDRESS_FIELDS):
+                names = ", ".join(ADDRESS_FIELDS)
+                # The wording and the field named are [I]; that one address field is required is [V].
+                message = f"An address is required: set at least one of {names}."
+                raise invalid(COMPANY.name, "MissingRequiredField", message, "addressLine1")
             key = built["identifier"].lower()
             if key in self._identifiers:
                 message = f"The identifier {built['identifier']} is already in use."
@@ -69,6 +85,16 @@ class CWStore:
             self._companies[company_id] = record
             self._company_ids.append(company_id)
             self._identifiers[key] = company_id
+            return copy_record(record)
+
+    def rename_company(
+        self, company_id: int, name: str, *, at: datetime | None = None, updated_by: str = "sandbox"
+    ) -> Record:
+        """Rename a company, as a person does in ConnectWise (its ``lastUpdated`` moves); return it."""
+        with self.lock:
+            record = self._company(company_id)
+            record["name"] = name
+            record["_info"] = self._stamp(at, updated_by, record["_info"])
             return copy_record(record)
 
     def get_company(self, company_id: int) -> Record:

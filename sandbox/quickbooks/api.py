@@ -10,7 +10,7 @@ from typing import Any
 
 from sandbox.quickbooks.entities import WRITABLE_ENTITIES
 from sandbox.quickbooks.evaluate import QueryRunner
-from sandbox.quickbooks.faults import QBOFault, invalid_value, required, unsupported
+from sandbox.quickbooks.faults import QBOFault, invalid_reference, invalid_value, required, unsupported
 from sandbox.quickbooks.query import parse
 from sandbox.quickbooks.store import QBOCompany
 from sandbox.quickbooks.values import parse_datetime
@@ -164,7 +164,7 @@ def cdc(
     return {"CDCResponse": [{"QueryResponse": blocks}]}
 
 
-def batch(company: QBOCompany, runner: QueryRunner, body: Any) -> dict[str, Any]:
+def batch(company: QBOCompany, runner: QueryRunner, body: Any, *, custom_numbers: bool = True) -> dict[str, Any]:
     """Answer ``/batch``: each item runs on its own; a failing item carries a ``Fault`` (HTTP stays 200)."""
     items = body.get("BatchItemRequest") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
@@ -178,17 +178,66 @@ def batch(company: QBOCompany, runner: QueryRunner, body: Any) -> dict[str, Any]
             f"Batch request has {len(items)} BatchItemRequest items; the maximum is {BATCH_LIMIT}.",
         )
     answers = []
+    created: dict[str, set[str]] = {}  # objects this batch created, which its later items must not see
     for item in items:
         bid = str(item.get("bId", "")) if isinstance(item, dict) else ""
         try:
-            result = _batch_item(company, runner, item)
+            _refuse_references_to(created, item)
+            result = _batch_item(company, runner, item, custom_numbers)
         except QBOFault as fault:
             result = {"Fault": fault.fault()}
+        else:
+            result = _hide_created(created, result)
+            if isinstance(item, dict) and str(item.get("operation", "")).lower() == "create":
+                for name in WRITABLE_ENTITIES:
+                    if isinstance(result.get(name), dict) and result[name].get("Id") is not None:
+                        created.setdefault(name, set()).add(str(result[name]["Id"]))
         answers.append({"bId": bid, **result})
     return {"BatchItemResponse": answers}
 
 
-def _batch_item(company: QBOCompany, runner: QueryRunner, item: Any) -> dict[str, Any]:
+# Items of one batch run one after another but "cannot see objects created by earlier items in the same batch"
+# (Intuit developer blog, 2017-07-27, on batch operations) [V]. The sandbox plays that strictly: a later item
+# referring to such an object is refused as an invalid reference (2500, as for any unknown id [I]) and a later
+# query does not return it.
+def _refuse_references_to(created: dict[str, set[str]], item: Any) -> None:
+    if not created or not isinstance(item, dict):
+        return
+    for kind, ref_id in _references(item):
+        if ref_id in created.get(kind, set()):
+            raise invalid_reference(kind, ref_id)
+
+
+def _references(value: Any, key: str = "") -> list[tuple[str, str]]:
+    """(entity, id) of every ``XxxRef {"value"}`` and ``LinkedTxn {"TxnId", "TxnType"}`` in a body."""
+    found: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        if key.endswith("Ref") and value.get("value") is not None:
+            found.append((key[: -len("Ref")], str(value["value"])))
+        if value.get("TxnId") is not None and value.get("TxnType"):
+            found.append((str(value["TxnType"]), str(value["TxnId"])))
+        for child_key, child in value.items():
+            found += _references(child, str(child_key))
+    elif isinstance(value, list):
+        for child in value:
+            found += _references(child, key)
+    return found
+
+
+def _hide_created(created: dict[str, set[str]], result: dict[str, Any]) -> dict[str, Any]:
+    answer = result.get("QueryResponse")
+    if not created or not isinstance(answer, dict):
+        return result
+    kept = dict(answer)
+    for name, rows in answer.items():
+        if isinstance(rows, list) and name in created:
+            kept[name] = [row for row in rows if str(row.get("Id")) not in created[name]]
+            if "maxResults" in kept:
+                kept["maxResults"] = len(kept[name])
+    return {**result, "QueryResponse": kept}
+
+
+def _batch_item(company: QBOCompany, runner: QueryRunner, item: Any, custom_numbers: bool) -> dict[str, Any]:
     if not isinstance(item, dict) or not item.get("bId"):
         raise required("bId")
     if "Query" in item:
@@ -204,4 +253,6 @@ def _batch_item(company: QBOCompany, runner: QueryRunner, item: Any) -> dict[str
         return write(company, keys[0], item[keys[0]], operation="update", include="void")
     if operation == "delete":
         return write(company, keys[0], item[keys[0]], operation="delete", include=None)
-    return write(company, keys[0], item[keys[0]], operation=operation, include=options or None)
+    return write(
+        company, keys[0], item[keys[0]], operation=operation, include=options or None, custom_numbers=custom_numbers
+    )

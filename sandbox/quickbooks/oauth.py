@@ -8,7 +8,15 @@ skipped: ``/oauth2/authorize`` redirects straight back with ``code``, ``state`` 
   about daily, so a client that always stores the latest token behaves correctly against both);
 - revoking any token of a grant (refresh or access) kills the whole grant; unknown tokens revoke fine
   (RFC 7009);
-- access tokens live ``access_token_ttl`` seconds on the sandbox clock, refresh tokens a rolling 100 days;
+- access tokens live ``access_token_ttl`` seconds on the sandbox clock, refresh tokens a rolling 100 days, and
+  every grant at most five years from its consent: token answers carry ``x_refresh_token_hard_expires_in``
+  (Intuit, "Important changes to refresh token policy", blogs.intuit.com, 2025-11-12). Intuit's intuit-oauth
+  1.2.7 asks for the field with ``x-include-refresh-token-hard-expires-in: true``; whether Intuit sends it without
+  that header is unverified [U]: the sandbox always does. The ``qbo_hard_expiry_days`` switch shortens the cap;
+- the client authenticates with HTTP Basic or, as the discovery document advertises (``client_secret_post``),
+  with ``client_id`` and ``client_secret`` in the form body (RFC 6749 §2.3.1);
+- revoke takes the RFC 7009 form body (``token=...``, as node-quickbooks sends it) or intuit-oauth's JSON
+  ``{"token": ...}``;
 - no ``id_token`` is issued, so ``AuthClient`` never needs JWKS.
 """
 
@@ -23,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from sandbox.clock import Clock
+from sandbox.switches import Switches, qbo_switches
 from sandbox.web import Request, Response, Router
 
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
@@ -47,6 +56,7 @@ class _Grant:
     scope: str
     refresh_token: str
     refresh_expires: datetime
+    created: datetime
     revoked: bool = False
 
 
@@ -68,14 +78,18 @@ class _Access:
 class OAuthProvider:
     """Grants, codes and tokens for ``QBOApp``, with the HTTP endpoints ``AuthClient`` calls."""
 
-    def __init__(self, app: QBOApp, clock: Clock, access_token_ttl: int) -> None:
+    def __init__(self, app: QBOApp, clock: Clock, access_token_ttl: int, switches: Switches | None = None) -> None:
         self.app = app
         self.clock = clock
+        self.switches = switches or qbo_switches()
         self.access_token_ttl = access_token_ttl
         self._lock = threading.Lock()
         self._codes: dict[str, _Code] = {}
         self._refresh: dict[str, _Grant] = {}
         self._access: dict[str, _Access] = {}
+        # The company the person picks on the consent screen (real Intuit lists the ones they may connect);
+        # ``None``: the app's own. Set through ``/_sandbox/consent-company``.
+        self.consent_realm: str | None = None
 
     def register(self, router: Router) -> None:
         """Add the discovery, authorize, token, revoke, userinfo and JWKS routes."""
@@ -114,12 +128,14 @@ class OAuthProvider:
 
     def _new_grant(self, realm_id: str, scope: str) -> _Grant:
         token = "AB11" + secrets.token_urlsafe(36)
-        grant = _Grant(realm_id, scope, token, self.clock.now() + timedelta(seconds=REFRESH_TTL))
+        now = self.clock.now()
+        grant = _Grant(realm_id, scope, token, now + timedelta(seconds=REFRESH_TTL), created=now)
         self._refresh[token] = grant
         return grant
 
     def _token_answer(self, grant: _Grant) -> dict[str, Any]:
         now = self.clock.now()
+        hard = self._hard_expiry(grant)
         access = "eyJ" + secrets.token_urlsafe(48)
         self._access[access] = _Access(grant, now + timedelta(seconds=self.access_token_ttl))
         return {
@@ -127,8 +143,13 @@ class OAuthProvider:
             "access_token": access,
             "expires_in": self.access_token_ttl,
             "refresh_token": grant.refresh_token,
-            "x_refresh_token_expires_in": max(0, int((grant.refresh_expires - now).total_seconds())),
+            "x_refresh_token_expires_in": max(0, int((min(grant.refresh_expires, hard) - now).total_seconds())),
+            "x_refresh_token_hard_expires_in": max(0, int((hard - now).total_seconds())),
         }
+
+    def _hard_expiry(self, grant: _Grant) -> datetime:
+        days = int(self.switches.get("qbo_hard_expiry_days", grant.realm_id))
+        return grant.created + timedelta(days=days)
 
     # -- endpoints ----------------------------------------------------------------------------------------
     def discovery(self, request: Request) -> Response:
@@ -167,14 +188,15 @@ class OAuthProvider:
         code = "AB11" + secrets.token_urlsafe(30)
         with self._lock:
             expires = self.clock.now() + timedelta(seconds=CODE_TTL)
-            self._codes[code] = _Code(scope, redirect_uri, self.app.realm_id, expires)
-        return _redirect(redirect_uri, {"code": code, "state": state, "realmId": self.app.realm_id})
+            realm = self.consent_realm or self.app.realm_id
+            self._codes[code] = _Code(scope, redirect_uri, realm, expires)
+        return _redirect(redirect_uri, {"code": code, "state": state, "realmId": realm})
 
     def token(self, request: Request) -> Response:
-        """Exchange an authorization code or a refresh token (form body, Basic client auth)."""
-        if not self._client_ok(request):
+        """Exchange an authorization code or a refresh token (form body, Basic or form client auth)."""
+        form = _form(request)
+        if not self._client_ok(request, form):
             return Response.json({"error": "invalid_client"}, status=401)
-        form = {key: values[0] for key, values in parse_qs(request.body.decode("utf-8", "replace")).items()}
         grant_type = form.get("grant_type")
         with self._lock:
             if grant_type == "authorization_code":
@@ -199,19 +221,29 @@ class OAuthProvider:
         now = self.clock.now()
         if grant is None or grant.revoked or grant.refresh_token != refresh_token or grant.refresh_expires <= now:
             return dict(INVALID_REFRESH)
+        if self._hard_expiry(grant) <= now:
+            return dict(INVALID_REFRESH)  # past the five-year cap: the company must be connected again
         grant.refresh_token = "AB11" + secrets.token_urlsafe(36)
         grant.refresh_expires = now + timedelta(seconds=REFRESH_TTL)
         self._refresh[grant.refresh_token] = grant
         return self._token_answer(grant)
 
     def revoke(self, request: Request) -> Response:
-        """Revoke the grant behind a refresh or access token (JSON body ``{"token"}``); answer 200."""
-        if not self._client_ok(request):
+        """Revoke the grant behind a refresh or access token (JSON ``{"token"}`` or form ``token=``); answer 200."""
+        as_json = "json" in (request.header("content-type") or "").lower()
+        form = {} if as_json else _form(request)
+        if not self._client_ok(request, form):
             return Response.json({"error": "invalid_client"}, status=401)
-        try:
-            token = str((request.json() or {}).get("token", ""))
-        except (ValueError, AttributeError):
-            return Response.json({"error": "invalid_request"}, status=400)
+        if as_json:
+            try:
+                body = request.json() or {}
+                token = str(body.get("token", ""))
+            except (ValueError, AttributeError):
+                return Response.json({"error": "invalid_request"}, status=400)
+        else:
+            token = form.get("token", "")
+        if not token:
+            return Response.json({"error": "invalid_request", "error_description": "token is required"}, status=400)
         with self._lock:
             grant = self._refresh.get(token)
             if grant is None and token in self._access:
@@ -236,9 +268,13 @@ class OAuthProvider:
             }
         )
 
-    def _client_ok(self, request: Request) -> bool:
+    def _client_ok(self, request: Request, form: dict[str, str]) -> bool:
         header = request.header("authorization") or ""
         if not header.startswith("Basic "):
+            if "client_id" in form and "client_secret" in form:  # client_secret_post
+                return secrets.compare_digest(form["client_id"], self.app.client_id) and secrets.compare_digest(
+                    form["client_secret"], self.app.client_secret
+                )
             return False
         try:
             decoded = base64.b64decode(header[6:].strip()).decode("utf-8")
@@ -248,6 +284,11 @@ class OAuthProvider:
         return secrets.compare_digest(client_id, self.app.client_id) and secrets.compare_digest(
             secret, self.app.client_secret
         )
+
+
+def _form(request: Request) -> dict[str, str]:
+    """The ``application/x-www-form-urlencoded`` body as a dict (first value of each name)."""
+    return {key: values[0] for key, values in parse_qs(request.body.decode("utf-8", "replace")).items()}
 
 
 def _redirect(uri: str, params: dict[str, str]) -> Response:

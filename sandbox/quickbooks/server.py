@@ -68,7 +68,7 @@ class QuickBooksService:
         self.clock = clock
         self.xml_throttle = xml_throttle
         self.lowercase_auth_fault = False
-        self.oauth = OAuthProvider(app, clock, access_token_ttl)
+        self.oauth = OAuthProvider(app, clock, access_token_ttl, store.switches)
         self.queries = QueryRunner()
         self.replies = ReplayCache()
         self.in_flight = InFlight()
@@ -84,7 +84,7 @@ class QuickBooksService:
         add("POST", f"{_PREFIX}/query", self._api(lambda r, c: self._query(c, _text(r) or r.arg("query"))))
         add("GET", f"{_PREFIX}/cdc", self._api(self._cdc))
         add("GET", f"{_PREFIX}/preferences", self._api(lambda r, c: api.preferences(c, self.store.switches)))
-        add("POST", f"{_PREFIX}/batch", self._api(lambda r, c: api.batch(c, self.queries, _json(r))))
+        add("POST", f"{_PREFIX}/batch", self._api(self._batch))
         add("GET", f"{_PREFIX}/(?P<entity>[A-Za-z]+)/(?P<id>[^/]+)", self._api(self._read))
         add("POST", f"{_PREFIX}/(?P<entity>[A-Za-z]+)", self._api(self._write))
 
@@ -93,6 +93,10 @@ class QuickBooksService:
         return self.oauth.issue_refresh_token()
 
     # -- operations ---------------------------------------------------------------------------------------
+    def _batch(self, request: Request, company: QBOCompany) -> dict[str, Any]:
+        custom = bool(self.store.switches.get("qbo_custom_txn_numbers", company.realm_id))
+        return api.batch(company, self.queries, _json(request), custom_numbers=custom)
+
     def _query(self, company: QBOCompany, text: str | None) -> dict[str, Any]:
         drop = int(self.store.switches.get("qbo_drop_row", company.realm_id))
         return api.query(company, self.queries, text, drop_row=drop)
@@ -239,6 +243,9 @@ class QuickBooksService:
             if request.method == "POST":
                 self.lowercase_auth_fault = bool(body.get("lowercase", False))
             return Response.json({"lowercase": self.lowercase_auth_fault})
+        if name == "consent-company" and request.method == "POST":  # the company the admin picks at consent
+            self.oauth.consent_realm = str(body.get("realm_id") or "") or None
+            return Response.json({"realm_id": self.oauth.consent_realm or self.app.realm_id})
         if name == "webhooks":
             if request.method == "POST":
                 self.webhooks.configure(body)

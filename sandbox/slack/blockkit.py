@@ -14,6 +14,10 @@ from typing import Any
 MESSAGE_BLOCKS_MAX = 50
 MODAL_BLOCKS_MAX = 100
 MESSAGE_TEXT_MAX = 40_000  # [U] Slack truncates past this; the sandbox refuses with msg_too_long instead
+# [U] Slack answers msg_blocks_too_long when a message's blocks hold too much text in all; reports put the limit
+# near 12,000 characters (https://github.com/slackapi/bolt-js/issues/1426 and the error's entry at
+# https://api.slack.com/methods/chat.postMessage#errors). The sandbox counts every "text" string in the blocks.
+MESSAGE_BLOCKS_TEXT_MAX = 12_000
 
 BLOCK_TYPES = frozenset(
     {"actions", "context", "divider", "file", "header", "image", "input", "markdown", "rich_text", "section", "video"}
@@ -94,6 +98,18 @@ class Problems:
             self.add(f"missing required field: {key}", pointer)
             return False
         return True
+
+
+def blocks_text_length(node: object) -> int:
+    """Characters of every ``text`` string anywhere in ``node`` (blocks, their fields, elements and labels)."""
+    if isinstance(node, list):
+        return sum(blocks_text_length(item) for item in node)
+    if not isinstance(node, dict):
+        return 0
+    total = 0
+    for key, value in node.items():
+        total += len(value) if key == "text" and isinstance(value, str) else blocks_text_length(value)
+    return total
 
 
 def message_problems(blocks: list[dict[str, Any]]) -> list[str]:

@@ -9,13 +9,22 @@ class SlackError(Exception):
     """A Slack error code, the HTTP status to answer with (Web API: 200) and optional details."""
 
     def __init__(
-        self, error: str, *, status: int = 200, errors: list[str] | None = None, messages: list[str] | None = None
+        self,
+        error: str,
+        *,
+        status: int = 200,
+        errors: list[str] | None = None,
+        messages: list[str] | None = None,
+        needed: str | None = None,
+        provided: str | None = None,
     ) -> None:
         super().__init__(error)
         self.error = error
         self.status = status
         self.errors = errors
         self.messages = messages
+        self.needed = needed  # missing_scope: the scope the method wanted, and those the token has
+        self.provided = provided
 
     @classmethod
     def invalid_blocks(cls, problems: list[str], *, status: int = 200) -> SlackError:
@@ -29,4 +38,6 @@ class SlackError(Exception):
             answer["errors"] = list(self.errors)
         if self.messages is not None:
             answer["response_metadata"] = {"messages": list(self.messages)}
+        if self.needed is not None:
+            answer["needed"], answer["provided"] = self.needed, self.provided or ""
         return answer

@@ -11,7 +11,14 @@ import copy
 from typing import Any
 
 from sandbox.clock import Clock
-from sandbox.slack.blockkit import MESSAGE_TEXT_MAX, BlocksFormatError, message_problems, parse_blocks
+from sandbox.slack.blockkit import (
+    MESSAGE_BLOCKS_TEXT_MAX,
+    MESSAGE_TEXT_MAX,
+    BlocksFormatError,
+    blocks_text_length,
+    message_problems,
+    parse_blocks,
+)
 from sandbox.slack.errors import SlackError
 from sandbox.slack.interactive import ResponseOrigin
 from sandbox.slack.workspace import SlackWorkspace
@@ -26,6 +33,8 @@ def check_content(text: object, blocks: Blocks | None) -> None:
         problems = message_problems(blocks)
         if problems:
             raise SlackError.invalid_blocks(problems)
+        if blocks_text_length(blocks) > MESSAGE_BLOCKS_TEXT_MAX:
+            raise SlackError("msg_blocks_too_long")
     elif not text:
         raise SlackError("no_text")
     if isinstance(text, str) and len(text) > MESSAGE_TEXT_MAX:

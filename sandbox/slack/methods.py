@@ -136,6 +136,73 @@ def conversations_members(store: SlackStore, params: Params) -> dict[str, Any]:
     return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
 
 
+def users_info(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Describe one user: the fields https://api.slack.com/methods/users.info returns that Tally reads."""
+    workspace = store.workspace
+    user = str(params.get("user") or "")
+    is_bot = user == workspace.bot_user_id
+    if user not in workspace.users and not is_bot:
+        raise SlackError("user_not_found")
+    guest = workspace.guests.get(user)
+    return {
+        "ok": True,
+        "user": {
+            "id": user,
+            "team_id": workspace.team_id,
+            "name": workspace.bot_name if is_bot else workspace.users[user],
+            "deleted": False,
+            "is_bot": is_bot,
+            "is_admin": False,
+            "is_owner": False,
+            "is_restricted": guest is not None,  # [U] Slack sets both for a single-channel guest; played so here
+            "is_ultra_restricted": guest == "ultra_restricted",
+        },
+    }
+
+
+def conversations_info(store: SlackStore, params: Params) -> dict[str, Any]:
+    """Describe a channel: public or private, and whether the bot is a member (``channels:read``/``groups:read``)."""
+    workspace = store.workspace
+    channel = store.channel_id(_required(params, "channel", "channel_not_found"))
+    private = channel in workspace.private_channels
+    needed = "groups:read" if private else "channels:read"
+    if needed not in workspace.scopes:
+        raise SlackError("missing_scope", needed=needed, provided=",".join(workspace.scopes))
+    if private and not workspace.bot_is_member(channel):
+        raise SlackError("channel_not_found")  # a private channel the bot is not in is invisible to it
+    return {
+        "ok": True,
+        "channel": {
+            "id": channel,
+            "name": workspace.channel_name(channel),
+            "is_channel": not private,
+            "is_group": private,
+            "is_private": private,
+            "is_archived": False,
+            "is_member": workspace.bot_is_member(channel),
+        },
+    }
+
+
+# The bot scope each method wants (https://api.slack.com/methods, each method's "Required scopes");
+# conversations.info checks its own (channels:read or groups:read, by the channel's kind).
+SCOPES: dict[str, str] = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "usergroups.users.list": "usergroups:read",
+    "conversations.members": "channels:read",
+    "users.info": "users:read",
+}
+
+
+def check_scope(store: SlackStore, method: str) -> None:
+    """Refuse with ``missing_scope`` (and what is needed and provided) when the bot token lacks the method's scope."""
+    needed = SCOPES.get(method)
+    if needed is not None and needed not in store.workspace.scopes:
+        raise SlackError("missing_scope", needed=needed, provided=",".join(store.workspace.scopes))
+
+
 METHODS: dict[str, Method] = {
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
@@ -146,4 +213,6 @@ METHODS: dict[str, Method] = {
     "views.publish": views_publish,
     "usergroups.users.list": usergroups_users_list,
     "conversations.members": conversations_members,
+    "users.info": users_info,
+    "conversations.info": conversations_info,
 }

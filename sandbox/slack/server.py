@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from sandbox.clock import Clock
 from sandbox.slack.errors import SlackError
-from sandbox.slack.methods import METHODS
+from sandbox.slack.methods import METHODS, check_scope
 from sandbox.slack.socket_mode import SocketModeHub
 from sandbox.slack.store import SlackStore, SlackWorkspace
 from sandbox.web import Faults, Request, Response, Router, SandboxServer
@@ -99,8 +99,16 @@ class SlackService:
         self.socket_mode.close()
 
     def admin(self, name: str, request: Request) -> Response | None:
-        """Serve ``/_sandbox/calls`` (GET), ``/_sandbox/messages?channel=`` (GET) and ``/_sandbox/reset`` (POST)."""
+        """Serve ``/_sandbox/calls`` (GET), ``/_sandbox/messages?channel=`` (GET), ``/_sandbox/reset`` (POST) and
+        ``/_sandbox/refuse`` (POST ``{"channel": ..., "error": "not_in_channel" | null}``)."""
         store = self.store
+        if name == "refuse" and request.method == "POST":
+            body = request.json() or {}
+            try:
+                store.refuse(str(body.get("channel") or ""), body.get("error") or None)
+            except SlackError as exc:
+                return _answer(exc.body(), 404)
+            return Response.json({"ok": True})
         if name == "calls" and request.method == "GET":
             return Response.json([call.to_json() for call in store.calls])
         if name == "messages" and request.method == "GET":
@@ -140,12 +148,16 @@ class SlackService:
                 handler = METHODS.get(method)
                 if handler is None:
                     raise SlackError("unknown_method")  # [U] Slack's HTTP status for this is not verified; 200 here
+                check_scope(self.store, method)
                 body = handler(self.store, params)
         except SlackError as exc:
             self.store.record_call(method, params, exc.error)
             return _answer(exc.body(), exc.status)
         self.store.record_call(method, params, None)
-        return _answer(body)
+        answer = _answer(body)
+        if method != "apps.connections.open":  # Slack names the bot token's scopes on every answer
+            answer.headers.append(("x-oauth-scopes", ",".join(self.store.workspace.scopes)))
+        return answer
 
     def _response(self, request: Request) -> Response:
         try:

@@ -57,6 +57,7 @@ class SlackStore:
         self._triggers = Triggers()
         self._urls = ResponseUrls()
         self._views = Views()
+        self._refusing: dict[str, str] = {}  # channel id -> the error posts and updates there get
         self._homes: dict[str, dict[str, Any]] = {}
         self._home_log: list[tuple[str, Any]] = []
 
@@ -66,6 +67,21 @@ class SlackStore:
             self._clear()
 
     # -- channels and messages --------------------------------------------------------------------------------
+    def refuse(self, channel: str, error: str | None) -> None:
+        """Make posts and updates in ``channel`` fail with ``error`` (``not_in_channel``, ``channel_not_found``,
+        ``is_archived``: the bot was removed, the channel deleted or archived); ``None`` lets them through again."""
+        with self._lock:
+            channel = self.channel_id(channel)
+            if error is None:
+                self._refusing.pop(channel, None)
+            else:
+                self._refusing[channel] = error
+
+    def _refused(self, channel: str) -> None:
+        error = self._refusing.get(channel)
+        if error is not None:
+            raise SlackError(error)
+
     def channel_id(self, value: str) -> str:
         """Resolve a channel id, ``#name``/``name`` or user id (a DM) to a channel id, or ``channel_not_found``."""
         workspace = self.workspace
@@ -86,6 +102,7 @@ class SlackStore:
         """Post as the bot; return the stored message."""
         with self._lock:
             channel = self.channel_id(channel)
+            self._refused(channel)
             check_content(text, blocks)
             if thread_ts and self._messages.current(channel, thread_ts, ephemeral=False) is None:
                 raise SlackError("thread_not_found")  # [U] Slack's code for a thread_ts it cannot find
@@ -109,6 +126,7 @@ class SlackStore:
         """chat.update: replace text and/or blocks of a bot message; omitted blocks are kept, as Slack does."""
         with self._lock:
             channel = self.channel_id(channel)
+            self._refused(channel)
             current = self._messages.current(channel, ts, ephemeral=False)
             if current is None:
                 raise SlackError("message_not_found")

@@ -8,9 +8,11 @@ settle(engine, cw=, qbo=)                             -> SettleReport      (reco
 pending_writes(engine)                                -> int               (recovery)
 approver_check(settings, extra=)                      -> Callable[[str], bool]  (policy)
 list_actions(engine, kinds=, status=, number=, text=)  -> list[Action]     (listing)
+restated_sentence(engine, id)                         -> str | None        (approving: "This fix changed ...")
 offer_undo(engine, fix_id, settings=, actor=)         -> UndoOffer        (undo: the reverse write, an action too)
 """
 
+from sync.actions.approving import restated_sentence
 from sync.actions.executor import execute
 from sync.actions.lifecycle import ActionNotFoundError, ApprovalOutcome, approve, approvers_of, get_action, reject
 from sync.actions.listing import GROUPS, WAITING, list_actions, touches
@@ -43,6 +45,7 @@ __all__ = [
     "pending_writes",
     "propose",
     "reject",
+    "restated_sentence",
     "settle",
     "touches",
     "undos_of",

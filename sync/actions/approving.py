@@ -17,8 +17,10 @@ import json
 from collections.abc import Sequence
 from decimal import Decimal
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from sync.db import session_scope
 from sync.models import Action
 from sync.people import is_person
 from sync.reconcile.text import money
@@ -81,6 +83,13 @@ def changed_sentence(session: Session, action: Action) -> str | None:
         f"This fix changed {change} — see the updated alert (fix #{new.id}). Nothing was written, and approvals "
         "of the old one do not carry over."
     )
+
+
+def restated_sentence(engine: Engine, action_id: int) -> str | None:
+    """``changed_sentence`` for one action by id (None if it was not restated, or does not exist)."""
+    with session_scope(engine) as session:
+        action = session.get(Action, action_id)
+        return changed_sentence(session, action) if action is not None else None
 
 
 def counting(approvals: Sequence[str], needed: int) -> list[str]:

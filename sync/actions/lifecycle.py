@@ -265,6 +265,17 @@ def succeed(engine: Engine, ledger_id: int, written: Written, *, actor: str) -> 
                 remote_ids={**written.remote_ids, "request_id": entry.request_id},
                 detail=written.result,
             )
+            undone = load(session, entry.action_id).undoes_action_id
+            if undone is not None:  # undo (issue 13): the fix's own trail says it was reversed, and by what
+                audit.record(
+                    session,
+                    actor=actor,
+                    verb="action.undone",
+                    subject=subject(undone),
+                    amount_before=written.amount_before,
+                    amount_after=written.amount_after,
+                    detail=f"Undone by #{entry.action_id}: {written.result}",
+                )
         return load(session, entry.action_id)
 
 

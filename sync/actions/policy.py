@@ -3,8 +3,9 @@
 - Approvers are configured (``TALLY_APPROVERS`` Slack user ids, ``TALLY_APPROVER_GROUP``); the check itself is
   injected into ``approve``/``reject`` as ``is_approver`` because only the Slack side can ask Slack who is in a
   user group. ``approver_check`` covers the simple case: the configured ids plus any names the caller adds (the
-  CLI adds its operator).
-- Amounts above ``TALLY_DUAL_APPROVAL_ABOVE`` need two different approvers.
+  CLI adds ``cli:<login>`` for logins listed in ``TALLY_APPROVERS``; a login mapped by ``TALLY_OPERATORS`` is
+  checked as its person's Slack id).
+- Amounts above ``TALLY_DUAL_APPROVAL_ABOVE`` need two different people (``approving``).
 - ``TALLY_AUTO_APPROVE`` (off by default) lets the team opt kinds in up to an amount. It never covers an amount
   that needs two approvers: a configuration cannot turn the four-eyes rule off by accident.
 """

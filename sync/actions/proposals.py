@@ -37,6 +37,9 @@ def propose(session: Session, finding: FindingRecord, *, settings: Settings, act
     if action is not None and action.undoes_action_id is not None:  # an undo holds the finding until it ends
         return action
     if action is None:
+        spent = spent_action(session, finding.key, plan(finding, today=utcnow().date()))
+        if spent is not None:  # it already failed or was superseded against these very books
+            return spent
         try:
             with session.begin_nested():
                 action = _create(session, finding, plan(finding, today=utcnow().date()), settings, actor)
@@ -60,6 +63,21 @@ def live_action(session: Session, finding_key: str) -> Action | None:
     """Return the proposed, approved or executing action for a finding, if there is one."""
     statement = select(Action).where(col(Action.finding_key) == finding_key, col(Action.status).in_(LIVE))
     return session.execute(statement.execution_options(populate_existing=True)).scalars().first()
+
+
+SPENT = ("failed", "superseded")
+_DAY_CHOSEN = ("date",)  # what Tally fills in from the day it proposes: not a change in the books
+
+
+def spent_action(session: Session, finding_key: str, params: Params) -> Action | None:
+    """The finding's latest action if it failed or was superseded with these same params (rule: not proposed again
+    unchanged at every check; it comes back only once the books changed so that it is right)."""
+    statement = select(Action).where(col(Action.finding_key) == finding_key).order_by(col(Action.id).desc())
+    latest = session.execute(statement.limit(1)).scalars().first()
+    if latest is None or latest.status not in SPENT:
+        return None
+    same = {k: v for k, v in params_of(latest).items() if k not in _DAY_CHOSEN}
+    return latest if same == {k: v for k, v in params.items() if k not in _DAY_CHOSEN} else None
 
 
 def plan(finding: FindingRecord, *, today: date) -> Params:

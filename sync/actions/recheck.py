@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import TypeVar
 
@@ -20,6 +21,8 @@ from sync.clients.connectwise import ConnectWiseClient
 from sync.clients.errors import NotFoundError
 from sync.clients.quickbooks import QuickBooksClient
 from sync.models import Action
+from sync.reconcile.documents import LookAlikes, why_alike
+from sync.reconcile.model import QboDoc
 from sync.reconcile.text import money
 from sync.records import CWInvoice, QBOCreditMemo, QBOInvoice
 
@@ -83,14 +86,18 @@ def _read(what: str, reader: Callable[[], T]) -> T:
         raise _Gone(f"{what} no longer exists, {NOTHING}.") from None
 
 
-def _moved(now: Decimal, expected: str, tolerance: Decimal) -> bool:
-    return bool(expected) and abs(now - Decimal(expected)) > tolerance
+def _moved(now: Decimal, expected: str, tolerance: Decimal, planned: str = "") -> bool:
+    """Whether ``now`` is neither the value Tally saw nor one its own planned sibling fixes leave (``planned``)."""
+    if not expected:
+        return False
+    allowed = [Decimal(expected), *(Decimal(value) for value in planned.split(",") if value)]
+    return all(abs(now - value) > tolerance for value in allowed)
 
 
 def _qbo_invoice(qbo: QuickBooksClient, params: Params, tolerance: Decimal, number: str) -> QBOInvoice:
     invoice = _read(f"QuickBooks invoice {number}", lambda: qbo.get(QBOInvoice, params["qbo_invoice_id"]))
     expected = params.get("qbo_balance", "")
-    if _moved(invoice.balance, expected, tolerance):
+    if _moved(invoice.balance, expected, tolerance, params.get("qbo_balance_ok", "")):
         raise _Gone(
             f"The balance of invoice {number} in QuickBooks moved from {money(Decimal(expected))} to "
             f"{money(invoice.balance)} since Tally proposed this (someone changed it by hand), {NOTHING}."
@@ -98,13 +105,14 @@ def _qbo_invoice(qbo: QuickBooksClient, params: Params, tolerance: Decimal, numb
     return invoice
 
 
-def _enough(open_amount: Decimal, amount: Decimal, tolerance: Decimal, sentence: str) -> None:
-    if open_amount + tolerance < amount:
+def _enough(open_amount: Decimal, amount: Decimal, sentence: str) -> None:
+    """The target refuses any amount above what is open: the tolerance forgives findings, never such a write."""
+    if open_amount < amount:
         raise _Gone(f"{sentence}, {NOTHING}.")
 
 
 def _cw_credits(params: Params, invoice: CWInvoice, tolerance: Decimal) -> None:
-    if _moved(invoice.credits, params.get("cw_credits", ""), tolerance):
+    if _moved(invoice.credits, params.get("cw_credits", ""), tolerance, params.get("cw_credits_ok", "")):
         raise _Gone(
             f"ConnectWise now records {money(invoice.credits)} of credits on invoice {invoice.number}, not the "
             f"{money(Decimal(params['cw_credits']))} Tally saw: someone changed the credit by hand, {NOTHING}."
@@ -121,7 +129,7 @@ def _backflow(params: Params, cw: ConnectWiseClient, qbo: QuickBooksClient, tole
         )
     if params.get("qbo_invoice_id"):
         _qbo_invoice(qbo, params, tolerance, number)
-    _enough(invoice.balance, amount, tolerance, f"ConnectWise invoice {number} has only {money(invoice.balance)} open")
+    _enough(invoice.balance, amount, f"ConnectWise invoice {number} has only {money(invoice.balance)} open")
     return Check(before=cw_payment_ids(cw, invoice.id), balance=invoice.balance)
 
 
@@ -133,12 +141,8 @@ def _credit_in_qbo(params: Params, cw: ConnectWiseClient, qbo: QuickBooksClient,
     memo = _read(f"QuickBooks credit memo {memo_no}", lambda: qbo.get(QBOCreditMemo, params["qbo_credit_memo_id"]))
     invoice = _qbo_invoice(qbo, params, tolerance, number)
     remaining = memo.remaining_credit
-    _enough(
-        remaining, amount, tolerance, f"Credit memo {memo_no} has only {money(remaining)} of credit left in QuickBooks"
-    )
-    _enough(
-        invoice.balance, amount, tolerance, f"Invoice {number} has only {money(invoice.balance)} open in QuickBooks"
-    )
+    _enough(remaining, amount, f"Credit memo {memo_no} has only {money(remaining)} of credit left in QuickBooks")
+    _enough(invoice.balance, amount, f"Invoice {number} has only {money(invoice.balance)} open in QuickBooks")
     if memo.customer_id != invoice.customer_id:
         raise _Gone(f"Credit memo {memo_no} and invoice {number} now belong to different customers, {NOTHING}.")
     before = tuple(invoice.linked_payment_ids)
@@ -154,8 +158,8 @@ def _credit_in_cw(params: Params, cw: ConnectWiseClient, qbo: QuickBooksClient, 
         _qbo_invoice(qbo, params, tolerance, number)
     # A memo's usable balance; abs() because the sign ConnectWise gives credit memos is unverified [U].
     left = abs(memo.balance)
-    _enough(left, amount, tolerance, f"Credit memo {memo_no} has only {money(left)} left to apply in ConnectWise")
-    _enough(invoice.balance, amount, tolerance, f"ConnectWise invoice {number} has only {money(invoice.balance)} open")
+    _enough(left, amount, f"Credit memo {memo_no} has only {money(left)} left to apply in ConnectWise")
+    _enough(invoice.balance, amount, f"ConnectWise invoice {number} has only {money(invoice.balance)} open")
     return Check(before=cw_payment_ids(cw, invoice.id), balance=invoice.balance)
 
 
@@ -180,4 +184,32 @@ def _mirror(kind: str, params: Params, cw: ConnectWiseClient, qbo: QuickBooksCli
             f"QuickBooks now has {word} {number} (Id {existing[0].id}): it was copied since Tally proposed this, "
             f"{NOTHING}."
         )
+    alike = look_alikes(qbo, entity, params, amount, doc.date)
+    if alike is not None:
+        raise _Gone(
+            f"QuickBooks now has {word} {alike.doc_number or f'Id {alike.id}'} (Id {alike.id}) for the same "
+            f"customer with {why_alike(number, amount, doc.date, _as_qbo_doc(entity, alike))}: it is "
+            f"probably the copy, {NOTHING}; a person must confirm it."
+        )
     return Check(before=(), cw_doc=doc)
+
+
+def look_alikes(
+    qbo: QuickBooksClient, entity: str, params: Params, amount: Decimal, day: date | None
+) -> QBOInvoice | QBOCreditMemo | None:
+    """Search the live QuickBooks the way the check does: the customer's documents with a look-alike number, or
+    with the same total and date. Tally never creates a second copy of a document."""
+    customer = params.get("qbo_customer_id")
+    if not customer:
+        return None
+    kind = QBOCreditMemo if entity == "CreditMemo" else QBOInvoice
+    rows = qbo.iter_query(q.select(entity, q.eq("CustomerRef", customer)))
+    candidates = [kind.from_api(row) for row in rows]
+    found = LookAlikes(_as_qbo_doc(entity, doc) for doc in candidates).of(
+        entity == "CreditMemo", customer, params["number"], amount, day
+    )
+    return next((doc for doc in candidates if found and doc.id == found[0].id), None)
+
+
+def _as_qbo_doc(entity: str, doc: QBOInvoice | QBOCreditMemo) -> QboDoc:
+    return QboDoc(entity, doc.id, doc.doc_number, doc.customer_id, abs(doc.total), doc.balance, date=doc.txn_date)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from sync import audit
+from sync.actions.approving import planned_on
 from sync.actions.lifecycle import LIVE, Written, load, subject
 from sync.actions.policy import approvals_needed
 from sync.actions.proposals import Params, params_of, was_undone
@@ -249,6 +250,7 @@ def _create(session: Session, fix: Action, params: Params, settings: Settings, a
         slack_channel=fix.slack_channel,
         slack_ts=fix.slack_ts,
         undoes_action_id=fix.id,
+        planned_on=planned_on(kind, params),
     )
     session.add(action)
     session.flush()

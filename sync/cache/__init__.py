@@ -8,12 +8,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from sync.cache.cw import sync_cw_companies, sync_cw_invoices
+from sync.cache.cw import settle_credit_rows, sync_cw_companies, sync_cw_invoices
 from sync.cache.qbo import sync_qbo
-from sync.cache.store import Progress, StreamReport, no_progress
+from sync.cache.snapshot import load_snapshot
+from sync.cache.store import Progress, StreamReport, no_progress, read_cursor, write_cursor
 from sync.clients.connectwise import ConnectWiseClient
 from sync.clients.quickbooks import QuickBooksClient
-from sync.models import utcnow
+from sync.db import session_scope
+from sync.models import SyncCursor, utcnow
+from sync.reconcile.credit_rows import unread_credit_rows
+from sync.reconcile.engine import credit_rows_wanted
+from sync.reconcile.model import Policy
 
 LOOKBACK = timedelta(minutes=5)
 
@@ -41,8 +46,14 @@ def run_sync(
     full: bool = False,
     lookback: timedelta = LOOKBACK,
     progress: Progress = no_progress,
+    all_rows: bool = False,
+    cw_workers: int = 8,
 ) -> SyncReport:
-    """Read both systems into the cache, ConnectWise and QuickBooks concurrently."""
+    """Read both systems into the cache, ConnectWise and QuickBooks concurrently, then the credit rows needed.
+
+    ``all_rows`` reads the credit rows of every invoice with credit whose rows are not cached, agreeing or not (the
+    nightly sweep: it sees what totals cannot, such as two memos swapped between two invoices).
+    """
     report = SyncReport(full=full)
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="sync") as pool:
         jobs: dict[str, Future[StreamReport]] = {
@@ -54,8 +65,40 @@ def run_sync(
         }
         for name, job in jobs.items():
             report.streams[name] = job.result()
+    report.streams["cw.invoices"].api_calls += _credit_rows(
+        engine, cw, changed=report.changed > 0, all_rows=all_rows, workers=cw_workers
+    )
     report.finished = utcnow()
     return report
+
+
+SETTLED = "cw.credit_rows"  # a cursor row written once the credit rows a sync needed are all read
+
+
+def _credit_rows(engine: Engine, cw: ConnectWiseClient, *, changed: bool, all_rows: bool, workers: int) -> int:
+    """Read the CW credit rows the books now need (``sync/reconcile/credit_rows.py``); return the calls made.
+
+    Nothing to do when nothing changed since the last sync that read them all; a sync that stopped half-way left no
+    mark, so the next one looks again.
+    """
+    with session_scope(engine, write_lock=True) as session:
+        if not (changed or all_rows) and read_cursor(session, SETTLED) is not None:
+            return 0
+        marker = session.get(SyncCursor, SETTLED)
+        if marker is not None:
+            session.delete(marker)
+
+    def wanted() -> frozenset[int]:
+        with session_scope(engine) as session:
+            snapshot = load_snapshot(session)
+        if all_rows:
+            return unread_credit_rows(snapshot.cw_docs, snapshot.cw_credits)
+        return credit_rows_wanted(snapshot, Policy(now=utcnow()))
+
+    calls = settle_credit_rows(engine, cw, wanted, workers=workers)
+    with session_scope(engine, write_lock=True) as session:
+        write_cursor(session, SETTLED, utcnow())
+    return calls
 
 
 __all__ = ["LOOKBACK", "SyncReport", "run_sync"]

@@ -25,6 +25,7 @@ from sync.cache.store import (
     Progress,
     StreamReport,
     cached_ids,
+    check_complete,
     count_changes,
     delete_ids,
     existing_versions,
@@ -94,7 +95,7 @@ def _full(
     engine: Engine, qbo: QuickBooksClient, *, now: datetime, lookback: timedelta, progress: Progress
 ) -> StreamReport:
     def read(entity: Entity) -> tuple[StreamReport, set[str]]:
-        return _read_entity(engine, entity, getattr(qbo, entity.reader)(), progress)
+        return _read_all(engine, qbo, entity, progress)
 
     with ThreadPoolExecutor(max_workers=len(ENTITIES), thread_name_prefix="qbo-full") as pool:
         results = list(pool.map(read, ENTITIES))
@@ -105,6 +106,21 @@ def _full(
             report.deleted += _delete(session, entity, entity.cached(session) - seen)
         write_cursor(session, STREAM, now - lookback)
     return report
+
+
+def _read_all(
+    engine: Engine, qbo: QuickBooksClient, entity: Entity, progress: Progress
+) -> tuple[StreamReport, set[str]]:
+    """Read every record of ``entity``, checked against ``select count(*)`` taken before and after."""
+    before = qbo.count(entity.name)
+    report, seen = _read_entity(engine, entity, getattr(qbo, entity.reader)(), progress)
+    report.api_calls += 2
+    label = _LABELS.get(entity.name, entity.name.lower() + "s")
+    check_complete(system="QuickBooks", what=label, read=len(seen), before=before, after=qbo.count(entity.name))
+    return report, seen
+
+
+_LABELS = {"CreditMemo": "credit memos"}
 
 
 def _read_entity(
@@ -234,7 +250,7 @@ def _catch_up_by_query(
     with session_scope(engine, write_lock=True) as session:
         cached = len(entity.cached(session))
     if qbo.count(entity.name) != cached:
-        _, seen = _read_entity(engine, entity, getattr(qbo, entity.reader)(), progress)
+        _, seen = _read_all(engine, qbo, entity, progress)
         with session_scope(engine, write_lock=True) as session:
             report.deleted += _delete(session, entity, entity.cached(session) - seen)
     return report

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
+from sync.clients.errors import IncompleteReadError
 from sync.models import SyncCursor
 
 Progress = Callable[[str, int, int | None], None]
@@ -30,6 +31,7 @@ class StreamReport:
     deleted: int = 0
     api_calls: int = 0
     seen: dict[str, int] = field(default_factory=dict)  # records read, per entity
+    warnings: list[str] = field(default_factory=list)  # sentences a person must read (also logged as warnings)
 
     @property
     def changed(self) -> int:
@@ -44,6 +46,7 @@ class StreamReport:
         self.api_calls += other.api_calls
         for entity, count in other.seen.items():
             self.seen[entity] = self.seen.get(entity, 0) + count
+        self.warnings += [warning for warning in other.warnings if warning not in self.warnings]
 
 
 def table_of(model: type[SQLModel]) -> Table:
@@ -123,3 +126,15 @@ def read_cursor(session: Session, stream: str) -> datetime | None:
 def write_cursor(session: Session, stream: str, position: datetime) -> None:
     """Advance ``stream`` to ``position`` (in the caller's transaction, with the data it covers)."""
     upsert(session, SyncCursor, [{"stream": stream, "position": position, "updated_at": datetime.now(UTC)}])
+
+
+def check_complete(*, system: str, what: str, read: int, before: int, after: int) -> None:
+    """Raise ``IncompleteReadError`` when a full read saw fewer records than were there throughout it.
+
+    ``before``/``after`` are the system's counts taken around the read: a record there at both ends had to be
+    read, so fewer than ``min(before, after)`` means a page lost rows. Records created or deleted during the read
+    move one count only, and never make this fail.
+    """
+    counted = min(before, after)
+    if read < counted:
+        raise IncompleteReadError(system=system, what=what, read=read, counted=counted)

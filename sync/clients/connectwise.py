@@ -9,6 +9,14 @@ gone; every field read here exists in the 2025.1 models (research S2: ``model_in
 Lists use forward-only paging (``pagination-type: forward-only``, ``pageSize=1000``, ``pageId`` = last id
 seen) because it stays correct while records change underneath, unlike page numbers. We read ``pageId`` out of
 the ``Link`` header and re-send our own parameters, so conditions are never lost between pages.
+
+Both paging styles and both ``Link`` forms are accepted: a codebase older than 2018.5 ignores the forward-only
+header (developer guide: forward-only paging "released 2018.5") and answers page numbers, whose ``page=`` the
+client then follows; the next link is the one with ``rel="next"`` (RFC 5988, as the developer guide shows) or,
+when the header carries no ``rel`` at all, its only ``<url>`` (the form ConnectWiseManageAPI's
+``Invoke-CWMAllResult.ps1`` reads with ``Link.Split(';')[0]``, https://github.com/christaylorcodes/
+ConnectWiseManageAPI). Which form a given codebase sends is unverified [U]; a full read's row count is checked
+against ``/count`` either way (``sync.cache``).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from sync.clients import cw_conditions as cw
 from sync.clients.errors import CONNECTWISE, NotConfiguredError, NotFoundError, ServerError
 from sync.clients.http import DEFAULT_TIMEOUT, ApiHttp, RetryPolicy, parse_json, timeout_of
 from sync.records import CWCompany, CWInvoice, CWPayment
+from sync.records.connectwise import DEFAULT_CLOSED_STATUSES
 from sync.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,7 +47,9 @@ PAGE_SIZE = 1000
 # Cloud login hosts answer the API only under their ``api-`` twin (developer guide, research §1).
 _CLOUD_LOGIN_HOST = re.compile(r"^(?:na|eu|au|aus|za)\.myconnectwise\.net$|^staging\.connectwisedev\.com$")
 _NEXT_LINK = re.compile(r"<([^>]*)>\s*;\s*rel=\"?next\"?", re.IGNORECASE)
+_ANY_LINK = re.compile(r"<([^>]*)>")
 _PAGE_ID = re.compile(r"[?&]pageId=(\d+)", re.IGNORECASE)
+_PAGE = re.compile(r"[?&]page=(\d+)", re.IGNORECASE)
 
 
 class ConnectWiseClient:
@@ -57,6 +68,7 @@ class ConnectWiseClient:
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         page_size: int = PAGE_SIZE,
+        closed_statuses: Sequence[str] = DEFAULT_CLOSED_STATUSES,
     ) -> None:
         if not base_url and not site:
             raise NotConfiguredError(
@@ -70,6 +82,7 @@ class ConnectWiseClient:
         self._site = site
         self._company_id = company_id
         self.page_size = page_size
+        self.closed_statuses = tuple(closed_statuses)  # taken as closed when ``status.isClosed`` is not sent
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> Self:
@@ -90,6 +103,7 @@ class ConnectWiseClient:
         assert settings.cw_private_key is not None  # checked above; narrows the type
         options.setdefault("timeout", timeout_of(settings.http_timeout.total_seconds()))
         options.setdefault("retry", RetryPolicy(land_margin=settings.write_margin.total_seconds()))
+        options.setdefault("closed_statuses", settings.cw_closed_statuses)
         return cls(
             company_id=str(settings.cw_company_id),
             public_key=str(settings.cw_public_key),
@@ -122,7 +136,7 @@ class ConnectWiseClient:
         """Yield every invoice and credit memo, optionally only those updated at/after ``updated_since``."""
         conditions = cw.where(_since(updated_since), cw.in_("type", types) if types else None)
         for row in self.iter_rows("/finance/invoices", conditions=conditions, what="invoices"):
-            yield CWInvoice.from_api(row)
+            yield CWInvoice.from_api(row, closed_statuses=self.closed_statuses)
 
     def iter_companies(self, *, updated_since: datetime | None = None) -> Iterator[CWCompany]:
         """Yield every company, optionally only those updated at or after ``updated_since``."""
@@ -135,6 +149,12 @@ class ConnectWiseClient:
         body = self._get("/finance/invoices/count", params=params, what="the invoice count")
         return int(body["count"])
 
+    def count_companies(self, *, conditions: str | None = None) -> int:
+        """Count companies matching ``conditions``."""
+        params = {"conditions": conditions} if conditions else None
+        body = self._get("/company/companies/count", params=params, what="the company count")
+        return int(body["count"])
+
     def iter_invoice_ids(self) -> Iterator[int]:
         """Yield the id of every invoice that exists now (to notice deletions)."""
         for row in self.iter_rows("/finance/invoices", fields="id", what="invoice ids"):
@@ -142,7 +162,8 @@ class ConnectWiseClient:
 
     def get_invoice(self, invoice_id: int) -> CWInvoice:
         """Read one invoice."""
-        return CWInvoice.from_api(self._get(f"/finance/invoices/{invoice_id}", what=f"invoice id {invoice_id}"))
+        body = self._get(f"/finance/invoices/{invoice_id}", what=f"invoice id {invoice_id}")
+        return CWInvoice.from_api(body, closed_statuses=self.closed_statuses)
 
     def list_payments(self, invoice_id: int) -> list[CWPayment]:
         """Return the payment and credit rows recorded on one invoice."""
@@ -178,6 +199,17 @@ class ConnectWiseClient:
         url = self._url(f"/finance/invoices/{invoice_id}/payments/{payment_id}")
         self._http.send("DELETE", url, headers=self._headers, what=f"payment id {payment_id}")
 
+    def probe(
+        self, path: str, *, params: Mapping[str, str | int] | None = None, forward_only: bool = False
+    ) -> httpx.Response:
+        """One GET answered as it came, headers and all (``tally doctor`` looks at what ConnectWise sends).
+
+        ``path`` is below the API base, or a full URL (``/login/companyinfo`` lives outside it).
+        """
+        headers = {**self._headers, "pagination-type": "forward-only"} if forward_only else self._headers
+        url = path if "://" in path else self._url(path)
+        return self._http.send("GET", url, params=params, headers=headers, what=path)
+
     # -- callbacks (``/system/callbacks``) ------------------------------------------------------------------
     def list_callbacks(self) -> list[dict[str, Any]]:
         """Every registered callback entry."""
@@ -207,22 +239,22 @@ class ConnectWiseClient:
         if fields:
             params["fields"] = fields
         headers = {**self._headers, "pagination-type": "forward-only"}
-        page_id: int | None = None
+        position: tuple[str, int] | None = None  # ("pageId", last id) or ("page", number) of the next page
         while True:
-            query = params if page_id is None else {**params, "pageId": page_id}
+            query = params if position is None else {**params, position[0]: position[1]}
             response = self._http.send("GET", self._url(path), params=query, headers=headers, what=what)
             rows = parse_json(response) or []
             yield from rows
-            next_id = _next_page_id(response.headers.get("link"), rows, self.page_size)
-            if next_id is None:
+            following = _next_position(response.headers.get("link"), rows, self.page_size)
+            if following is None:
                 return
-            if page_id is not None and next_id <= page_id:
+            if position is not None and following[0] == position[0] and following[1] <= position[1]:
                 raise ServerError(
                     f"ConnectWise's paging of {what} stopped moving forward; try again later.",
                     system=CONNECTWISE.name,
                     request_id=response.headers.get(CONNECTWISE.request_id_header),
                 )
-            page_id = next_id
+            position = following
 
     def _get(self, path: str, *, params: Mapping[str, str] | None = None, what: str) -> Any:
         response = self._http.send("GET", self._url(path), params=params, headers=self._headers, what=what)
@@ -264,18 +296,27 @@ def _api_host(site: str) -> str:
     return f"api-{site}" if _CLOUD_LOGIN_HOST.match(site) else site
 
 
-def _next_page_id(link: str | None, rows: Sequence[Mapping[str, Any]], page_size: int) -> int | None:
-    """Return the ``pageId`` to ask for next, or None at the end."""
+def _next_position(link: str | None, rows: Sequence[Mapping[str, Any]], page_size: int) -> tuple[str, int] | None:
+    """Return ``("pageId", id)`` or ``("page", n)`` for the next page, or None at the end."""
     if not rows:
         return None
     if link is None:
         # ConnectWise always sends ``Link`` on forward-only pages; if a proxy stripped it, a full page
         # means there may be more, and ``pageId`` is simply the last id seen (research §2).
-        return int(rows[-1]["id"]) if len(rows) >= page_size else None
+        return ("pageId", int(rows[-1]["id"])) if len(rows) >= page_size else None
     found = _NEXT_LINK.search(link)
     if found is None:
-        return None
-    page_id = _PAGE_ID.search(found.group(1))
-    if page_id is None:
-        raise ServerError("ConnectWise sent a paging link without a pageId; try again later.", system=CONNECTWISE.name)
-    return int(page_id.group(1))
+        if "rel=" in link.lower():
+            return None  # RFC 5988 links without a "next": the last page
+        found = _ANY_LINK.search(link)  # the bare form: the only URL is the next page
+        if found is None:
+            return None
+    url = found.group(1)
+    page_id, page = _PAGE_ID.search(url), _PAGE.search(url)
+    if page_id is not None:
+        return ("pageId", int(page_id.group(1)))
+    if page is not None:
+        return ("page", int(page.group(1)))  # the forward-only header was ignored: follow page numbers
+    raise ServerError(
+        "ConnectWise sent a paging link without a pageId or page; try again later.", system=CONNECTWISE.name
+    )

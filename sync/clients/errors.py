@@ -12,6 +12,7 @@ One tree; ``sync.clients.http`` maps HTTP statuses and transport failures onto i
     │   └── CDCWindowError             QBO change data capture asked for more than 30 days back
     ├── RateLimitedError               429, still throttled after the retries ran out
     ├── ServerError                    5xx, still failing after the retries ran out
+    ├── IncompleteReadError            a full read got fewer records than the system's own count
     └── TransportError                 no usable answer: connection refused, read timeout, dropped connection
 
 ``str(err)`` is the sentence plus the request id the vendor's support asks for; it never holds a secret.
@@ -111,6 +112,19 @@ class RateLimitedError(TallyAPIError):
 
 class ServerError(TallyAPIError):
     """Still failing with 5xx after the retries ran out."""
+
+
+class IncompleteReadError(TallyAPIError):
+    """A full read yielded fewer records than the system counts: the cache must not be taken as complete."""
+
+    def __init__(self, *, system: str, what: str, read: int, counted: int) -> None:
+        super().__init__(
+            f"{system} counts {counted:,} {what} but sent only {read:,} when Tally read them all, so Tally stopped "
+            "before treating its copy as complete: nothing was deleted or reconciled from it. Run the sync again; "
+            f"if this keeps happening, {system}'s paging is losing records (`tally doctor` checks it).",
+            system=system,
+        )
+        self.what, self.read, self.counted = what, read, counted
 
 
 class TransportError(TallyAPIError):

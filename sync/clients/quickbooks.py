@@ -166,6 +166,12 @@ class QuickBooksClient:
         body = self._call("GET", f"{entity.ENTITY.lower()}/{entity_id}", what=f"{_label(entity)} id {entity_id}")
         return entity.from_api(body[entity.ENTITY])
 
+    def preferences(self) -> dict[str, Any]:
+        """The company's preferences (``GET /company/{realm}/preferences``): sales forms, currency, tax, …"""
+        body = self._call("GET", "preferences", what="the company preferences")
+        found = body.get("Preferences")
+        return found if isinstance(found, dict) else {}
+
     def cdc(self, entities: Iterable[str | type[QBORecord]], since: datetime) -> CDCResult:
         """Return what changed since ``since`` (at most 30 days back, else ``CDCWindowError``)."""
         names = [_entity_name(entity) for entity in entities]

@@ -12,6 +12,7 @@ Modules::
     redirect.py   the signed OAuth state and the redirect URL
     health.py     ConnectionHealth for /tally status and ``tally qbo status``
     errors.py     the errors below and their sentences
+    links.py      the single-use, ten-minute connect links ``/tally connect`` gives an admin (web flow)
 
 Errors (``sentence`` is what an admin reads; none carries a token)::
 
@@ -20,6 +21,7 @@ Errors (``sentence`` is what an admin reads; none carries a token)::
     ├── QuickBooksAuthUnavailable     Intuit's token service unreachable or failing; later can succeed
     ├── QuickBooksMisconfigured       a QBO_* setting missing or refused (invalid_client)
     └── QuickBooksConnectError        finishing a connection failed (spent code, bad state, wrong company)
+        └── QuickBooksOtherCompany    another company than QBO_REALM_ID or the one connected first
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sync.qbo_auth.errors import (
     QuickBooksConnectError,
     QuickBooksMisconfigured,
     QuickBooksNeedsReconnect,
+    QuickBooksOtherCompany,
 )
 from sync.qbo_auth.health import ConnectionHealth, ConnectionState
 from sync.qbo_auth.service import WARN_WITHIN, QBOAuth
@@ -44,4 +47,5 @@ __all__ = [
     "QuickBooksConnectError",
     "QuickBooksMisconfigured",
     "QuickBooksNeedsReconnect",
+    "QuickBooksOtherCompany",
 ]

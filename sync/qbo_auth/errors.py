@@ -31,6 +31,10 @@ class QuickBooksConnectError(QuickBooksAuthError):
     """Completing a connection failed (bad or reused code, state mismatch, wrong company)."""
 
 
+class QuickBooksOtherCompany(QuickBooksConnectError):
+    """The company chosen is not the one Tally is connected to (QBO_REALM_ID, or the first one connected)."""
+
+
 def refused(error: str) -> str:
     """Word a refresh token that Intuit refused (``invalid_grant``)."""
     return f"QuickBooks needs reconnecting: the saved authorization was refused ({error}). {RECONNECT}"

@@ -18,6 +18,7 @@ from sync.qbo_auth.errors import (
     QuickBooksConnectError,
     QuickBooksMisconfigured,
     QuickBooksNeedsReconnect,
+    QuickBooksOtherCompany,
 )
 from sync.qbo_auth.health import ConnectionHealth, ConnectionState, health_of
 from sync.qbo_auth.intuit import IntuitTokens, InvalidGrant, TokenGrant
@@ -48,7 +49,7 @@ class QBOAuth:
         self._margin = refresh_margin
         self._warn_within = warn_within
         self._cipher = TokenCipher(settings.secret_key)
-        self._store = ConnectionStore(engine, self._cipher, realm_id=settings.qbo_realm_id)
+        self._store = ConnectionStore(engine, self._cipher, realm_id=settings.qbo_realm_id or None)  # empty: unset
         self._intuit = IntuitTokens(settings, timeout=token_timeout)
         self._refreshing = threading.Lock()  # one refresher per process; the row lock covers the others
 
@@ -64,6 +65,10 @@ class QBOAuth:
 
     # -- connecting --------------------------------------------------------------------------------------
 
+    def new_state(self) -> str:
+        """A state only this Tally can have issued (valid an hour), made without asking Intuit anything."""
+        return new_state(self._cipher, now=self._now())
+
     def authorization_url(self, state: str | None = None) -> tuple[str, str]:
         """Return the URL an admin opens to connect a company, and its state (Tally-signed unless given)."""
         state = state or new_state(self._cipher, now=self._now())
@@ -76,12 +81,7 @@ class QBOAuth:
 
     def connect_with_code(self, code: str, realm_id: str) -> ConnectionHealth:
         """Trade an authorization code for tokens and store them as the company's connection."""
-        pinned = self._settings.qbo_realm_id
-        if pinned and pinned != realm_id:
-            raise QuickBooksConnectError(
-                f"You chose QuickBooks company {realm_id}, but QBO_REALM_ID is {pinned}: connect that "
-                "company, or change QBO_REALM_ID."
-            )
+        self._same_company(realm_id)
         now = self._now()
         try:
             grant = self._intuit.exchange_code(code, realm_id, now=now)
@@ -93,6 +93,22 @@ class QBOAuth:
         self._store.save_connection(realm_id=realm_id, grant=grant, reason=self._warning(grant, now), now=now)
         log.info("QuickBooks company %s connected", realm_id)
         return self.status()
+
+    def _same_company(self, realm_id: str) -> None:
+        """Refuse a company other than QBO_REALM_ID, or than the one connected first: never replace it silently."""
+        pinned = self._settings.qbo_realm_id
+        if pinned and pinned != realm_id:
+            raise QuickBooksOtherCompany(
+                f"You chose QuickBooks company {realm_id}, but QBO_REALM_ID is {pinned}: connect that "
+                "company, or change QBO_REALM_ID."
+            )
+        current = None if pinned else self._store.read()
+        if current is not None and current.realm_id != realm_id:
+            raise QuickBooksOtherCompany(
+                f"You chose QuickBooks company {realm_id}, but Tally is connected to company {current.realm_id} "
+                "and will not replace it: sign in to that company, or, to switch on purpose, set QBO_REALM_ID "
+                f"to {realm_id} and connect again."
+            )
 
     def disconnect(self) -> ConnectionHealth:
         """Revoke the grant at Intuit and forget the tokens; reconnecting is then required."""

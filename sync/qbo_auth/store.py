@@ -13,11 +13,12 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, select
 
 from sync.crypto import TokenCipher
 from sync.db import session_scope
 from sync.models import QBOConnection
+from sync.qbo_auth.errors import QuickBooksOtherCompany
 from sync.qbo_auth.intuit import TokenGrant
 
 CONNECTED = "connected"
@@ -58,7 +59,7 @@ class ConnectionStore:
         return stored
 
     def save_connection(self, *, realm_id: str, grant: TokenGrant, reason: str | None, now: datetime) -> None:
-        """Store a new grant for ``realm_id`` (replacing other companies unless QBO_REALM_ID pins one)."""
+        """Store a new grant for ``realm_id``; ``QuickBooksOtherCompany`` if another company is connected already."""
         for attempt in range(2):
             try:
                 with session_scope(self.engine, write_lock=True) as session:
@@ -80,8 +81,13 @@ class ConnectionStore:
         row.updated_at = now
 
     def _upsert(self, session: Session, *, realm_id: str, grant: TokenGrant, reason: str | None, now: datetime) -> None:
-        if self.realm_id is None:  # Tally talks to one company: a new connection replaces the others
-            session.exec(delete(QBOConnection).where(col(QBOConnection.realm_id) != realm_id))
+        if self.realm_id is None:  # Tally talks to one company: the first connected stays (under the lock)
+            other = session.exec(select(QBOConnection).where(col(QBOConnection.realm_id) != realm_id)).first()
+            if other is not None:
+                raise QuickBooksOtherCompany(
+                    f"You chose QuickBooks company {realm_id}, but Tally is connected to company {other.realm_id} "
+                    "and will not replace it."
+                )
         statement = select(QBOConnection).where(QBOConnection.realm_id == realm_id).with_for_update()
         row = session.exec(statement).first() or QBOConnection(realm_id=realm_id)
         self.store_grant(row, grant, reason=reason, now=now)

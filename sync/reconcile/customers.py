@@ -10,9 +10,11 @@ guessed: the company stays unresolved and is reported.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 from sync.reconcile.model import CwCompany, QboCustomer
 
@@ -22,7 +24,9 @@ _SUFFIXES = {
     *("plc", "lp", "llp", "pc", "pa", "gmbh"),
 }
 _PUNCT = re.compile(r"[^\w\s]")
-_JOINING = re.compile(r"['\u2019.]")  # dropped, not spaced: "O'Brien" is "OBrien", "L.L.C." is "LLC", "J.P." is "JP"
+# Apostrophes (straight, curly, modifier) and dots are dropped, not spaced: "O'Brien" and "O’Brien" are "OBrien",
+# "L.L.C." is "LLC", "J.P." is "JP".
+_JOINING = re.compile(r"['\u2018\u2019\u02bc`.]")
 
 
 def account_in(display_name: str) -> str | None:
@@ -38,7 +42,8 @@ def base_name(display_name: str) -> str:
 
 def normalise_name(name: str) -> str:
     """Fold a company name to compare names typed differently in the two systems."""
-    folded = _PUNCT.sub(" ", _JOINING.sub("", name.lower()).replace("&", " and "))
+    plain = "".join(ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch))
+    folded = _PUNCT.sub(" ", _JOINING.sub("", plain.casefold()).replace("&", " and "))
     words = folded.split()
     while words and words[-1] in _SUFFIXES:
         words.pop()
@@ -52,6 +57,7 @@ class CustomerMap:
     qbo_of: dict[int, str]
     how: dict[int, str]
     unresolved: tuple[int, ...]
+    candidates: dict[int, tuple[str, ...]] = field(default_factory=dict)  # unresolved id -> likely customers
 
     def company_of(self) -> dict[str, int]:
         """Invert the mapping: QBO customer id -> CW company id."""
@@ -74,6 +80,7 @@ def map_customers(
 ) -> CustomerMap:
     """Resolve every CW company to one QBO customer, or leave it unresolved."""
     customer_list = list(customers)
+    companies_list = list(companies)
     known = {customer.id for customer in customer_list}
     by_account = _unique_index(customer_list, lambda c: [account_in(c.display_name)])
     by_exact = _unique_index(customer_list, lambda c: {base_name(c.display_name), c.company_name or ""})
@@ -84,7 +91,7 @@ def map_customers(
     qbo_of: dict[int, str] = {}
     how: dict[int, str] = {}
     unresolved: list[int] = []
-    for company in companies:
+    for company in companies_list:
         candidates = (
             ("stored", stored.get(company.id) if stored.get(company.id) in known else None),
             ("account", by_account.get((company.account_number or "").strip().upper())),
@@ -97,4 +104,28 @@ def map_customers(
                 break
         else:
             unresolved.append(company.id)
-    return CustomerMap(qbo_of=qbo_of, how=how, unresolved=tuple(unresolved))
+    taken = set(qbo_of.values())
+    free = [customer for customer in customer_list if customer.id not in taken and customer.active]
+    by_id = {company.id: company for company in companies_list}
+    offered = {company_id: best_candidates(by_id[company_id], free) for company_id in unresolved}
+    return CustomerMap(
+        qbo_of=qbo_of,
+        how=how,
+        unresolved=tuple(unresolved),
+        candidates={company_id: found for company_id, found in offered.items() if found},
+    )
+
+
+FUZZY_AT_LEAST = 0.8  # a name this similar is offered to a person as a mapping, never matched silently
+
+
+def best_candidates(company: CwCompany, customers: Iterable[QboCustomer], limit: int = 3) -> tuple[str, ...]:
+    """The QBO customers whose name is most like the company's (similarity at least ``FUZZY_AT_LEAST``)."""
+    wanted = normalise_name(company.name)
+    scored = []
+    for customer in customers:
+        names = {normalise_name(base_name(customer.display_name)), normalise_name(customer.company_name or "")}
+        score = max(SequenceMatcher(None, wanted, name).ratio() for name in names if name) if any(names) else 0.0
+        if score >= FUZZY_AT_LEAST:
+            scored.append((-score, customer.id))
+    return tuple(customer_id for _, customer_id in sorted(scored)[:limit])

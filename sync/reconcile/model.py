@@ -22,6 +22,17 @@ def number_key(number: str | None) -> str:
     return _SPACE.sub("", number or "").upper()
 
 
+_SUFFIX = re.compile(r"(?<=\d)[\s\-_/.]*[A-Z]$")  # "1001-A", "1001 B", "1001A": a re-issue of 1001
+_NOT_ALNUM = re.compile(r"[^0-9A-Z]")
+_LEADING_ZEROS = re.compile(r"(?<![0-9])0+(?=[0-9])")
+
+
+def loose_key(number: str | None) -> str:
+    """Normalise a number for finding look-alikes: case, spaces, punctuation, leading zeros and a letter suffix."""
+    text = _SUFFIX.sub("", (number or "").strip().upper())
+    return _LEADING_ZEROS.sub("", _NOT_ALNUM.sub("", text))
+
+
 def finding_key(kind: str, *numbers: str) -> str:
     """Build the stable key of a finding: its kind and the normalised document numbers."""
     return ":".join([kind, *(number_key(number) for number in numbers)])

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from sync.reconcile.credit_rows import CreditTotals
 from sync.reconcile.documents import Books
 from sync.reconcile.model import (
     ZERO,
@@ -144,11 +145,19 @@ def credit_findings(
     cw_credits: tuple[CwCredit, ...],
     applied: Applied,
     out: MoneyFindings,
+    unread: frozenset[int] = frozenset(),
 ) -> None:
-    """Compare each credit memo's application to each invoice in both systems."""
+    """Compare each credit memo's application to each invoice in both systems.
+
+    ``unread`` are invoices whose ConnectWise credit rows the sync did not read because their credit totals agreed
+    with QuickBooks (``credit_rows.py``): they are compared by total. Should their totals disagree (QuickBooks
+    changed since), the finding is raised without a fix until the next sync reads the rows: Tally does not write
+    a credit it has not seen row by row.
+    """
     tol = books.policy.tolerance
     qbo_of = {doc.id: mirror for doc, mirror in pairs}
     cw_of = {mirror.id: doc for doc, mirror in pairs}
+    totals = CreditTotals.of(applied) if unread else None
     cw_amounts: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     for credit in cw_credits:
         memo, invoice = qbo_of.get(credit.credit_memo_id), qbo_of.get(credit.invoice_id)
@@ -158,9 +167,12 @@ def credit_findings(
         memo_doc, invoice_doc = cw_of.get(pair[0]), cw_of.get(pair[1])
         if memo_doc is None or invoice_doc is None:
             continue  # a memo or invoice QuickBooks alone knows: reported as orphan/duplicate instead
+        by_total = totals is not None and invoice_doc.id in unread
+        if totals is not None and by_total and totals.agree(invoice_doc, qbo_of.get(invoice_doc.id), cw_of, tol):
+            continue
         diff = cw_amounts.get(pair, ZERO) - applied.credit.get(pair, ZERO)
         if abs(diff) > tol:
-            _credit_finding(books, memo_doc, invoice_doc, qbo_of, diff, cw_amounts.get(pair, ZERO), out)
+            _credit_finding(books, memo_doc, invoice_doc, qbo_of, diff, cw_amounts.get(pair, ZERO), out, by_total)
 
 
 def _credit_finding(
@@ -171,13 +183,14 @@ def _credit_finding(
     diff: Decimal,
     cw_amount: Decimal,
     out: MoneyFindings,
+    by_total: bool = False,
 ) -> None:
     q_memo, q_invoice = qbo_of[memo.id], qbo_of[invoice.id]
     out.explained_cw.update({memo.id, invoice.id})
     out.explained_qbo.update({q_memo.id, q_invoice.id})
     if diff > 0:
         kind = "credit_not_applied_in_qbo"
-        fix = FixSpec(
+        fix: FixSpec | None = FixSpec(
             "apply_credit_memo",
             {
                 "qbo_credit_memo_id": q_memo.id,
@@ -207,6 +220,9 @@ def _credit_finding(
             f"Credit memo {memo.number} was applied to invoice {invoice.number} in QuickBooks, but {money(-diff)} of "
             f"that application is missing in ConnectWise."
         )
+    if by_total:
+        fix = None
+        sentence += " Tally has not read ConnectWise's credit rows for this invoice yet; the next sync reads them."
     out.findings.append(
         Finding(
             kind=kind,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Self
 
@@ -34,8 +34,20 @@ class CWCompany(Record):
         )
 
 
+DEFAULT_CLOSED_STATUSES = ("Closed", "Paid")  # TALLY_CW_CLOSED_STATUSES' default
+# The amounts a credit memo carries; read as magnitudes (see ``CWInvoice.from_api``).
+_MEMO_MONEY = ("subtotal", "salesTax", "total", "payments", "credits", "balance")
+
+
 class CWInvoice(Record):
-    """A ConnectWise invoice or credit memo (``type == "CreditMemo"``)."""
+    """A ConnectWise invoice or credit memo (``type == "CreditMemo"``).
+
+    Credit memo amounts are kept positive whatever sign ConnectWise sends: whether a CreditMemo's ``total`` and
+    ``balance`` are positive or negative is not documented (the 2025.1 ``Invoice`` model gives no sign,
+    https://github.com/ai-connor/connectwise ``model_invoice.go``) [U], so both readings are taken as the same
+    memo. ``closed_flag`` tells whether ConnectWise sent ``status.isClosed`` at all; when it did not (missing or
+    ``null``, as some versions do [U]), ``is_closed`` comes from the configured closed status names.
+    """
 
     id: int
     number: str
@@ -47,6 +59,7 @@ class CWInvoice(Record):
     due_date: Day = None
     status_name: str | None = None
     is_closed: bool = False
+    closed_flag: bool = True
     subtotal: Money = Decimal(0)
     sales_tax: Money = Decimal(0)
     total: Money = Decimal(0)
@@ -61,11 +74,19 @@ class CWInvoice(Record):
         return self.type == "CreditMemo"
 
     @classmethod
-    def from_api(cls, payload: Mapping[str, Any]) -> Self:
+    def from_api(cls, payload: Mapping[str, Any], *, closed_statuses: Sequence[str] = DEFAULT_CLOSED_STATUSES) -> Self:
         """Build from a ``/finance/invoices`` item; a missing ``balance`` is total - payments - credits."""
         company, status = ref(payload, "company"), ref(payload, "status")
+        if payload.get("type") == "CreditMemo":
+            payload = {**payload, **{key: _magnitude(payload[key]) for key in _MEMO_MONEY if key in payload}}
         total, payments, credits = (money(payload.get(key)) for key in ("total", "payments", "credits"))
         balance = payload.get("balance")
+        flag = status.get("isClosed")
+        if flag is None:
+            names = {name.strip().casefold() for name in closed_statuses}
+            closed = str(status.get("name") or "").strip().casefold() in names
+        else:
+            closed = bool(flag)
         return cls(
             id=payload["id"],
             number=str(payload.get("invoiceNumber") or ""),
@@ -76,7 +97,8 @@ class CWInvoice(Record):
             date=payload.get("date"),
             due_date=payload.get("dueDate"),
             status_name=status.get("name"),
-            is_closed=bool(status.get("isClosed", False)),
+            is_closed=closed,
+            closed_flag=flag is not None,
             subtotal=money(payload.get("subtotal")),
             sales_tax=money(payload.get("salesTax")),
             total=total,
@@ -108,8 +130,21 @@ class CWPayment(Record):
             id=payload["id"],
             invoice_id=invoice,
             type=payload.get("type"),
-            amount=money(payload.get("amount")),
+            # A row applying a credit memo is read as a positive amount under either memo sign convention [U].
+            amount=money(payload.get("amount"))
+            if ref(payload, "credit").get("id") is None
+            else abs(money(payload.get("amount"))),
             payment_date=payload.get("paymentDate"),
             credit_memo_id=ref(payload, "credit").get("id"),
             last_updated=_info_time(payload),
         )
+
+
+def _magnitude(value: Any) -> Any:
+    """The absolute value of a JSON amount (kept as given when it is null or not a number)."""
+    if value is None:
+        return None
+    try:
+        return abs(money(value))
+    except (TypeError, ValueError, ArithmeticError):
+        return value

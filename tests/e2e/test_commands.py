@@ -130,7 +130,7 @@ def test_connect_gives_admins_the_link_and_refuses_anyone_else(world: World) -> 
     refused = world.driver.command("connect", user="U0CARL")
     assert refused.status_code == 200
     assert "Only Tally's admins can connect QuickBooks" in refused.json()["text"]
-    assert [e.actor for e in world.events("qbo.connect_refused")] == ["U0CARL"]
+    assert [(e.actor, e.subject) for e in world.events("access.refused")] == [("U0CARL", "command:connect")]
 
     link = text_of(answers(world, "connect", user="U0BEN"))
     assert f"{PUBLIC_URL}/qbo/connect" in link

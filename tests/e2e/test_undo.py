@@ -7,6 +7,7 @@ and counts as gone.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,13 +19,16 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
+from bot.digest.blocks import activity_blocks
+from bot.digest.data import gather_digest
 from sandbox.cli import RunningSandbox
 from sync.actions import approve, execute, offer_undo
 from sync.clients.connectwise import ConnectWiseClient
 from sync.clients.quickbooks import QuickBooksClient
 from sync.db import session_scope
-from sync.models import LedgerEntry
+from sync.models import Action, LedgerEntry, utcnow
 from sync.reconcile import Finding
+from tests.e2e.world import World, buttons, tally_world, text_of
 from tests.sandboxes import cw_client, qbo_client
 from tests.sync.actions.helpers import (
     IS_APPROVER,
@@ -236,3 +240,83 @@ def test_after_an_undo_the_fix_is_proposed_again_but_never_approved_by_policy(en
     again = proposed(engine, back, TALLY_AUTO_APPROVE="backflow_payment<=5000")
     assert again not in (fix_id, undo_id)
     assert status_of(engine, again).status == "proposed"  # a person undid it on purpose: a person decides
+
+
+# -- from Slack: the Undo button on an alert, and /tally undo N ------------------------------------------------------
+@pytest.fixture
+def world(engine: Engine, database_url: str) -> Iterator[World]:
+    with tally_world(engine, database_url) as running:
+        yield running
+
+
+def _executed_backflow(world: World) -> Action:
+    world.check()
+    fix = world.actions(kind="backflow_payment", status="proposed")[0]
+    world.driver.click(world.alert(fix.finding_key), "tally_approve", user="U0ANA")
+    world.wait(lambda: world.action(fix.id or 0).status == "succeeded")
+    world.wait(lambda: "tally_undo" in [b["action_id"] for b in buttons(world.alert(fix.finding_key))])
+    return world.action(fix.id or 0)
+
+
+def test_undo_from_the_alert_proposes_the_reverse_write_and_approve_carries_it_out(world: World) -> None:
+    fix = _executed_backflow(world)
+    invoice_id = int(json.loads(fix.params)["cw_invoice_id"])
+    with world.cw() as cw:
+        paid = cw.get_invoice(invoice_id).payments
+        rows = len(cw.list_payments(invoice_id))
+    (undo_button,) = [b for b in buttons(world.alert(fix.finding_key)) if b["action_id"] == "tally_undo"]
+    assert undo_button["confirm"]["text"]["text"].startswith("Tally proposes the reverse of: Record a ")
+
+    world.driver.click(world.alert(fix.finding_key), "tally_undo", user="U0BEN")
+    (undo,) = world.wait(lambda: world.actions(undoes_action_id=fix.id))
+    world.wait(lambda: f"Undo #{undo.id}" in text_of(world.alert(fix.finding_key)))
+    alert = world.alert(fix.finding_key)
+    assert undo.description in text_of(alert)
+    assert [b["value"] for b in buttons(alert) if b["action_id"] == "tally_approve"] == [str(undo.id)]
+
+    world.driver.click(alert, "tally_approve", user="U0ANA")
+    world.wait(lambda: world.action(undo.id or 0).status == "succeeded")
+    with world.cw() as cw:
+        assert cw.get_invoice(invoice_id).payments == paid - fix.amount
+        assert len(cw.list_payments(invoice_id)) == rows - 1
+    world.wait(lambda: "Deleted the" in text_of(world.alert(fix.finding_key)))
+    assert "tally_undo" not in [b["action_id"] for b in buttons(world.alert(fix.finding_key))]
+    world.check()  # the payment is missing again: the finding comes back, for a person to decide
+    again = world.wait(lambda: world.actions(finding_key=fix.finding_key, status="proposed"))
+    assert again[0].kind == "backflow_payment"
+
+
+def test_slash_undo_answers_with_the_reverse_write_and_its_buttons(world: World) -> None:
+    fix = _executed_backflow(world)
+    world.driver.command(f"undo {fix.id}", user="U0BEN")
+    told = world.wait(lambda: [m for m in world.slack.ephemerals("U0BEN") if "Proposed undo" in text_of(m)])
+    (undo,) = world.actions(undoes_action_id=fix.id)
+    assert undo.description in text_of(told[-1])
+    assert [b["value"] for b in buttons(told[-1]) if b["action_id"] == "tally_approve"] == [str(undo.id)]
+    world.driver.command(f"undo {fix.id}", user="U0ANA")  # asked twice: the same undo, not a second one
+    world.wait(lambda: [m for m in world.slack.ephemerals("U0ANA") if "already proposed" in text_of(m)])
+    assert len(world.actions(undoes_action_id=fix.id)) == 1
+    world.driver.command("undo ten", user="U0ANA")
+    world.wait(lambda: [m for m in world.slack.ephemerals("U0ANA") if "needs the number of a fix" in text_of(m)])
+
+
+def test_history_links_the_undo_and_the_fix_and_the_digest_counts_undos(engine: Engine, books: Books) -> None:
+    _running, findings, cw, qbo = books
+    fix_id = approved(engine, first(findings, "backflow_payment"))
+    execute(engine, fix_id, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE)
+    undo_id = undo_of(engine, fix_id)
+    approve_all_needed(engine, undo_id)
+    execute(engine, undo_id, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE)
+    fix_trail = [event.verb for event in events(engine, fix_id)]
+    assert fix_trail[-2:] == ["action.undo_proposed", "action.undone"]
+    (undone,) = events(engine, fix_id, "action.undone")
+    assert (undone.detail or "").startswith(f"Undone by #{undo_id}: Deleted the $1,234.50 payment")
+    (proposal,) = events(engine, undo_id, "action.proposed")
+    assert (proposal.detail or "").endswith(f"(undoes fix #{fix_id})")
+    (done,) = events(engine, undo_id, "action.succeeded")
+    assert json.loads(done.remote_ids or "{}")["undoes_action_id"] == str(fix_id)
+    now = utcnow()
+    digest = gather_digest(engine, settings(), day=now.date(), now=now)
+    text = json.dumps(activity_blocks(digest))
+    assert "Fixes undone: 1 ($1,234.50)" in text
+    assert "Payments carried back to ConnectWise: 1 ($1,234.50)" in text

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from sync.clients.quickbooks import QuickBooksClient
 from sync.db import session_scope
 from sync.models import Action, AuditEvent, FindingRecord
 from sync.qbo_auth import QBOAuth
+from sync.qbo_auth.links import ConnectLinks
 from sync.settings import Settings
 from sync.wiring import clients
 from tests.bot.processes.webproc import serve
@@ -120,9 +121,16 @@ def text_of(message: Message) -> str:
 
 
 @contextmanager
-def tally_world(engine: Engine, database_url: str, *, seed: int = 3, **env: str) -> Iterator[World]:
-    """Start the sandboxes and Tally's web process against them, with a driver playing Slack."""
-    with sandbox("small", seed=seed) as running:
+def tally_world(
+    engine: Engine,
+    database_url: str,
+    *,
+    seed: int = 3,
+    books: Callable[[], AbstractContextManager[RunningSandbox]] | None = None,
+    **env: str,
+) -> Iterator[World]:
+    """Start the sandboxes (seeded books, or ``books()``) and Tally's web process, with a driver playing Slack."""
+    with books() if books is not None else sandbox("small", seed=seed) as running:
         values = {**running.env(), "DATABASE_URL": database_url, "TALLY_PUBLIC_URL": PUBLIC_URL, **env}
         settings = Settings(**values)  # type: ignore[arg-type]
         factory = functools.partial(clients, settings, engine)
@@ -131,6 +139,7 @@ def tally_world(engine: Engine, database_url: str, *, seed: int = 3, **env: str)
             bolt,
             signing_secret=running.workspace.signing_secret,
             auth=QBOAuth(settings, engine),
+            links=ConnectLinks(engine),
             webhook_verifier="verifier",
             on_qbo_change=lambda _: None,
         )

@@ -10,15 +10,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
 from bot.processes.web_guard import MAX_SLACK_BODY
+from sandbox.quickbooks.oauth import QBOApp
+from sync.db import session_scope
+from sync.models import QBOConnection, utcnow
+from sync.qbo_auth.links import ConnectLinks
 from tests.e2e.world import CHANNEL, World, tally_world
 from tests.faults.books import counts
 
@@ -145,3 +152,95 @@ def test_a_genuine_request_still_gets_through_the_guard(world: World) -> None:
     reply = world.driver.command("status")
     assert reply.status_code == 200
     assert world.driver.wait_for(lambda: world.slack.ephemerals("U0ANA"))
+
+
+OTHER_REALM = "9130350000000002"
+
+
+def link_from_slack(world: World, user: str) -> str:
+    """Run ``/tally connect`` as ``user`` and return the link's token from the ephemeral answer."""
+    before = len(world.slack.ephemerals(user))
+    assert world.driver.command("connect", user=user).status_code == 200
+    shown = world.wait(lambda: world.slack.ephemerals(user)[before:])
+    found = re.search(r"/qbo/connect\?link=([A-Za-z0-9_-]+)", shown[-1]["text"])
+    assert found, shown[-1]["text"]
+    return found.group(1)
+
+
+def consent(world: World, browser: httpx.Client, token: str) -> str:
+    """Open the link in ``browser`` and say yes at (sandbox) Intuit; return the callback's query string."""
+    opened = browser.get(f"{world.url}/qbo/connect", params={"link": token})
+    assert opened.status_code == 302, opened.text
+    answer = httpx.get(opened.headers["location"])
+    assert answer.status_code == 302
+    return httpx.URL(answer.headers["location"]).query.decode()
+
+
+def connections(world: World) -> list[tuple[str, int]]:
+    """The QuickBooks companies Tally holds tokens for, with each one's token generation."""
+    with session_scope(world.engine) as session:
+        rows = session.exec(select(QBOConnection).order_by(col(QBOConnection.id))).all()
+        return [(row.realm_id, row.generation) for row in rows]
+
+
+def test_qbo_connect_needs_a_fresh_link_of_ones_own_and_never_swaps_the_company(
+    engine: Engine, database_url: str
+) -> None:
+    realm = QBOApp().realm_id
+    with (
+        tally_world(engine, database_url, QBO_REALM_ID="", QBO_REFRESH_TOKEN="") as world,
+        httpx.Client() as ana_browser,
+        httpx.Client() as ben_browser,
+    ):
+        books_before = counts(world.running)
+        links = ConnectLinks(world.engine)
+        expired = links.issue("U0ANA", at=utcnow() - timedelta(minutes=11))
+        ana, ben = link_from_slack(world, "U0ANA"), link_from_slack(world, "U0BEN")
+        pages = {
+            "no link": httpx.get(f"{world.url}/qbo/connect"),
+            "unknown link": httpx.get(f"{world.url}/qbo/connect", params={"link": "guessed-token"}),
+            "expired link": httpx.get(f"{world.url}/qbo/connect", params={"link": expired}),
+        }
+        ana_query = consent(world, ana_browser, ana)
+        pages["used link"] = httpx.get(f"{world.url}/qbo/connect", params={"link": ana})
+        consent(world, ben_browser, ben)  # his browser now holds his own link's cookie
+        pages["another admin's sign-in"] = ben_browser.get(f"{world.url}/qbo/callback?{ana_query}")
+        pages["no link's cookie"] = httpx.get(f"{world.url}/qbo/callback?{ana_query}")
+        pages["callback without a link"] = httpx.get(f"{world.url}/qbo/callback?code=x&realmId=1&state=y")
+        assert {name: page.status_code for name, page in pages.items()} == dict.fromkeys(pages, 403)
+        assert "/tally connect" in pages["no link"].text
+        assert "expired" in pages["expired link"].text
+        assert "already used" in pages["used link"].text
+        assert "another browser" in pages["another admin's sign-in"].text
+        assert connections(world) == []  # nothing refused connected anything
+
+        done = ana_browser.get(f"{world.url}/qbo/callback?{ana_query}")
+        assert done.status_code == 200, done.text
+        assert connections(world) == [(realm, 1)]
+        replayed = ana_browser.get(f"{world.url}/qbo/callback?{ana_query}")
+        assert replayed.status_code == 403
+
+        pick = httpx.post(f"{world.running.qbo.url}/_sandbox/consent-company", json={"realm_id": OTHER_REALM})
+        assert pick.json() == {"realm_id": OTHER_REALM}  # Ben picks another company at Intuit's consent screen
+        other_query = consent(world, ben_browser, link_from_slack(world, "U0BEN"))
+        assert f"realmId={OTHER_REALM}" in other_query
+        other = ben_browser.get(f"{world.url}/qbo/callback?{other_query}")
+        assert other.status_code == 409, other.text
+        assert f"connected to company {realm} and will not replace it" in other.text
+        assert connections(world) == [(realm, 1)]  # the connected company and its tokens are untouched
+
+        assert counts(world.running).minus(books_before) == (0, 0)
+        assert world.channel() == []  # links go to the admin alone
+        assert [e.actor for e in world.events("qbo.connect_link_issued")] == ["U0ANA", "U0ANA", "U0BEN", "U0BEN"]
+        assert [e.actor for e in world.events("qbo.connected")] == ["U0ANA"]
+        assert [e.actor for e in world.events("qbo.connect_refused")] == ["U0BEN"]
+        assert [e.detail for e in world.events("qbo.connect_link_refused")] == [
+            "no link",
+            "unknown link",
+            "link expired",
+            "link already used",
+            "callback in another browser",
+            "callback in another browser",
+            "callback without a link",
+            "callback already used",
+        ]

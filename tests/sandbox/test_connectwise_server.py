@@ -236,7 +236,8 @@ def test_delete_invoice_is_204_and_then_gone(cw: CW) -> None:
 # -- companies -----------------------------------------------------------------------------------------------
 def test_companies_create_list_count_get(cw: CW) -> None:
     answer = cw.client.post(
-        "/company/companies", json={"identifier": "Beta", "name": "Beta LLC", "accountNumber": "B1"}
+        "/company/companies",
+        json={"identifier": "Beta", "name": "Beta LLC", "accountNumber": "B1", "city": "Tampa"},
     )
     assert answer.status_code == 201
     company = answer.json()
@@ -246,7 +247,7 @@ def test_companies_create_list_count_get(cw: CW) -> None:
     assert cw.client.get("/company/companies/count", params={"conditions": 'identifier = "beta"'}).json() == {
         "count": 1
     }
-    duplicate = cw.client.post("/company/companies", json={"identifier": "BETA", "name": "Other"})
+    duplicate = cw.client.post("/company/companies", json={"identifier": "BETA", "name": "Other", "city": "Tampa"})
     assert duplicate.status_code == 400
     assert duplicate.json()["errors"][0]["code"] == "ObjectExists"
     nameless = cw.client.post("/company/companies", json={"identifier": "Gamma"})

@@ -76,7 +76,14 @@ def test_code_exchange_gives_bearer_tokens_once(server: SandboxServer) -> None:
     assert answer.status_code == 200
     assert answer.headers["intuit_tid"]
     body = answer.json()
-    assert set(body) == {"token_type", "access_token", "expires_in", "refresh_token", "x_refresh_token_expires_in"}
+    assert set(body) == {
+        "token_type",
+        "access_token",
+        "expires_in",
+        "refresh_token",
+        "x_refresh_token_expires_in",
+        "x_refresh_token_hard_expires_in",
+    }
     assert (body["token_type"], body["expires_in"]) == ("bearer", 600)
     reused = token_call(server, grant_type="authorization_code", code=code, redirect_uri=APP.redirect_uri)
     assert (reused.status_code, reused.json()["error"]) == (400, "invalid_grant")

@@ -13,14 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.quickbooks import QBOFault
-from sandbox.quickbooks.query import Condition, Order, Query, parse, render
+from sandbox.quickbooks.query import REFUSED_CHARACTERS, Condition, Order, Query, parse, render
 from sandbox.web import SandboxServer
 from tests.sandbox.qbo_fixtures import QBO, fault, running_qbo
 
 FIELDS = ["Id", "DocNumber", "TotalAmt", "MetaData.LastUpdatedTime", "CustomerRef", "Balance", "TxnDate"]
 ENTITIES = ["Invoice", "Payment", "CreditMemo", "Customer", "Item"]
 
-strings = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12)
+# The characters QBO's lexer refuses even in quotes are left out (test_reads_fidelity checks them).
+strings = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="".join(REFUSED_CHARACTERS)), max_size=12
+)
 decimals = st.integers(min_value=-(10**8), max_value=10**8).map(lambda cents: Decimal(cents) / 100)
 literals = st.one_of(strings, decimals, st.booleans())
 conditions = st.one_of(

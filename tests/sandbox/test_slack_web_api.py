@@ -122,7 +122,7 @@ def test_usergroup_members_and_channel_members(slack: Slack) -> None:
     client = slack.client()
     assert client.usergroups_users_list(usergroup="S0APPROVERS")["users"] == ["U0ANA", "U0BEN"]
     members = client.conversations_members(channel=CHANNEL)["members"]
-    assert set(members) == {"U0ANA", "U0BEN", "U0CARL", "U0TALLYBOT"}
+    assert set(members) == {"U0ANA", "U0BEN", "U0CARL", "U0GUS", "U0TALLYBOT"}
     (call,) = slack.store.calls_to("usergroups.users.list")
     assert call.body == {"usergroup": "S0APPROVERS"}
 
@@ -194,3 +194,14 @@ def test_a_custom_workspace_and_a_given_store() -> None:
             client.chat_postMessage(channel=CHANNEL, text="hi")
     with pytest.raises(ValueError, match="workspace"):
         running_slack(store=store, workspace=SlackWorkspace()).__enter__()
+
+
+def test_users_info_tells_members_from_guests(slack: Slack) -> None:
+    client = slack.client()
+    ana = client.users_info(user="U0ANA")["user"]
+    gus = client.users_info(user="U0GUS")["user"]
+    assert (ana["is_restricted"], ana["is_ultra_restricted"], ana["is_bot"]) == (False, False, False)
+    assert (gus["is_restricted"], gus["is_ultra_restricted"]) == (True, False)
+    with pytest.raises(SlackApiError) as refused:
+        client.users_info(user="U0NOBODY")
+    assert refused.value.response["error"] == "user_not_found"

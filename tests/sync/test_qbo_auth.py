@@ -28,6 +28,7 @@ from sync.qbo_auth import (
     QuickBooksAuthUnavailable,
     QuickBooksConnectError,
     QuickBooksNeedsReconnect,
+    QuickBooksOtherCompany,
 )
 from sync.settings import Settings
 
@@ -197,6 +198,22 @@ def test_connecting_another_company_than_the_pinned_one_is_refused(values: dict[
     auth = QBOAuth(make_settings({**values, "QBO_REALM_ID": "123"}), engine)
     with pytest.raises(QuickBooksConnectError, match="QBO_REALM_ID is 123"):
         auth.connect_from_redirect(connect(auth))
+    auth.close()
+
+
+def test_without_a_pinned_company_the_first_connected_one_is_never_replaced(
+    values: dict[str, str], engine: Engine, server: SandboxServer
+) -> None:
+    auth = QBOAuth(make_settings({**values, "QBO_REALM_ID": ""}), engine)
+    auth.connect_from_redirect(connect(auth))
+    generation = stored_row(engine).generation
+    auth.connect_from_redirect(connect(auth))  # the same company again: a reconnect, fine
+    assert stored_row(engine).generation == generation + 1
+    admin(server, "consent-company", {"realm_id": "9130350000000002"})  # the admin picks another company
+    with pytest.raises(QuickBooksOtherCompany, match=f"connected to company {APP.realm_id} and will not replace"):
+        auth.connect_from_redirect(connect(auth))
+    assert (stored_row(engine).realm_id, stored_row(engine).generation) == (APP.realm_id, generation + 1)
+    assert auth.status().ok
     auth.close()
 
 

@@ -17,6 +17,9 @@ BUTTON_TEXT = 75
 BUTTON_VALUE = 2000
 CONFIRM_TEXT = 300
 CONTEXT_ELEMENTS = 10
+# Slack refuses a message whose blocks hold too much text in all (msg_blocks_too_long, seen near 12,000 characters:
+# https://api.slack.com/methods/chat.postMessage#errors; the exact count is not documented). Stay well below.
+MESSAGE_BLOCKS_TEXT = 11_000
 
 
 @dataclass(frozen=True)
@@ -117,9 +120,34 @@ def actions(block_id: str, *elements: Block) -> Block:
     return {"type": "actions", "block_id": block_id, "elements": list(elements[:25])}
 
 
-def chunk_blocks(blocks: list[Block], *, limit: int = MAX_BLOCKS) -> list[list[Block]]:
-    """Split a long list of blocks into messages of at most ``limit`` blocks."""
-    return [blocks[start : start + limit] for start in range(0, len(blocks), limit)] or [[]]
+def text_length(node: object) -> int:
+    """Characters of every ``text`` string in a block (or list of blocks): what Slack's total-text limit counts."""
+    if isinstance(node, list):
+        return sum(text_length(item) for item in node)
+    if not isinstance(node, dict):
+        return 0
+    return sum(
+        len(value) if key == "text" and isinstance(value, str) else text_length(value) for key, value in node.items()
+    )
+
+
+def chunk_blocks(
+    blocks: list[Block], *, limit: int = MAX_BLOCKS, text_limit: int = MESSAGE_BLOCKS_TEXT
+) -> list[list[Block]]:
+    """Split blocks, in order, into messages of at most ``limit`` blocks and ``text_limit`` characters of text."""
+    chunks: list[list[Block]] = []
+    current: list[Block] = []
+    size = 0
+    for block in blocks:
+        length = text_length(block)
+        if current and (len(current) >= limit or size + length > text_limit):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(block)
+        size += length
+    if current:
+        chunks.append(current)
+    return chunks or [[]]
 
 
 def packed(lines: Sequence[str], *, max_blocks: int, more: str = "…and {n} more") -> list[Block]:

@@ -59,6 +59,8 @@ class ActionView:
 
     action: Action
     approvers: tuple[str, ...] = ()
+    undoes: ActionView | None = None  # undo (issue 13): ``action`` reverses this fix
+    can_undo: bool = False  # undo: ``action`` ran and may still be reversed (the alert shows Undo)
 
 
 def title(kind: str) -> str:
@@ -127,12 +129,23 @@ def finding_message(finding: FindingRecord, view: ActionView | None) -> Message:
         section(f"{headline}\n{escape(finding.explanation)}"),
         fields(_side("ConnectWise", finding.cw), _side("QuickBooks", finding.qbo)),
     ]
-    if view is not None:
+    if view is not None and view.undoes is not None:
+        fix = view.undoes.action
+        blocks.append(section(f"*Fix #{fix.id}:* {escape(fix.description)}\n{status_line(view.undoes)}"))
+        blocks.append(section(f"*Undo #{view.action.id}:* {escape(view.action.description)}\n{status_line(view)}"))
+        if view.action.status == "proposed":
+            blocks.append(decision_buttons(view.action))
+    elif view is not None:
         blocks.append(section(f"*Fix:* {escape(view.action.description)}\n{status_line(view)}"))
         if not resolved and view.action.status == "proposed":
             blocks.append(decision_buttons(view.action))
+        if view.can_undo:
+            blocks.append(actions(f"{BlockId.UNDO}:{view.action.id}", undo_button(view.action)))
     elif not resolved:
         blocks.append(section(status_line(None)))
+        mapping = map_buttons(finding)
+        if mapping is not None:
+            blocks.append(mapping)
     note = ""
     if resolved and finding.resolved_at:
         how = "fixed by Tally" if (finding.resolved_by or "").startswith("action:") else "the books agree again"
@@ -143,6 +156,33 @@ def finding_message(finding: FindingRecord, view: ActionView | None) -> Message:
     return Message(text=clip(text, 3000), blocks=blocks)
 
 
+def map_buttons(finding: FindingRecord) -> Block | None:
+    """Under a company Tally cannot check: "Map to <candidate>" for each QuickBooks customer it may be."""
+    if finding.kind != "customer_mismatch":
+        return None
+    cw, qbo = json.loads(finding.cw or "{}"), json.loads(finding.qbo or "{}")
+    ids = [c for c in str(qbo.get("candidates", "")).split(",") if c]
+    names = str(qbo.get("candidate_names", "")).split("|")
+    if not ids or not cw.get("company_id"):
+        return None
+    company = str(cw.get("name", "this company"))
+    buttons = [
+        button(
+            f"Map to {name}",
+            ActionId.MAP_TO,
+            f"{cw['company_id']}:{customer}",
+            confirm=(
+                "Confirm this mapping?",
+                f"ConnectWise company {escape(company)} is QuickBooks customer {escape(name)}. Tally will check "
+                "and fix their documents against each other from now on.",
+                "Map",
+            ),
+        )
+        for customer, name in zip(ids, names, strict=False)
+    ]
+    return actions(f"{BlockId.DECISION}:map:{cw['company_id']}", *buttons)
+
+
 def approve_button(action: Action, *, label: str = "Approve") -> Block:
     """Approve, with a confirmation dialog stating the exact write."""
     return button(
@@ -151,6 +191,21 @@ def approve_button(action: Action, *, label: str = "Approve") -> Block:
         str(action.id),
         style="primary",
         confirm=("Approve this fix?", escape(action.description), "Approve"),
+    )
+
+
+def undo_button(action: Action) -> Block:
+    """Undo a fix that ran: proposes the reverse write, which is then approved like any fix."""
+    return button(
+        "Undo",
+        ActionId.UNDO,
+        str(action.id),
+        confirm=(
+            "Propose undoing this fix?",
+            f"Tally proposes the reverse of: {escape(action.description)}. It is approved like any fix before "
+            "anything is written.",
+            "Propose undo",
+        ),
     )
 
 

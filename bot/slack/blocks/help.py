@@ -15,10 +15,16 @@ USAGE: dict[str, tuple[str, str]] = {
     "mirror": ("mirror [number]", "ConnectWise invoices and credit memos missing in QuickBooks, with Approve buttons"),
     "explain": ("explain NUMBER", "one invoice or credit memo in both systems, side by side, and what is wrong"),
     "ar": ("ar [customer]", "open receivables per customer in each system, and what explains the difference"),
+    "map": ("map [ACCOUNT CUSTOMER]", "companies Tally cannot check, their best QuickBooks candidates; confirm one"),
     "actions": ("actions [status]", "the fixes and where each stands (proposed, approved, succeeded, failed, …)"),
     "history": ("history [count]", "the audit trail, newest first (default 20, at most 100)"),
+    "undo": ("undo N", "propose reversing fix N that Tally carried out; it is approved like any fix"),
     "digest": ("digest", "post the daily digest to the channel now"),
-    "connect": ("connect", "a link to connect QuickBooks (admins only)"),
+    "connect": ("connect", "a link to connect QuickBooks: admins only, yours alone, once, for ten minutes"),
+    "doctor": (
+        "doctor",
+        "check that ConnectWise, QuickBooks, Slack and the database are set up as Tally needs (admins)",
+    ),
     "help": ("help [command]", "this list"),
 }
 

@@ -10,6 +10,7 @@ from bot.slack.blocks.findings import title
 from sync.notifications import CW, QBO, source_sentence
 from sync.qbo_auth import ConnectionHealth, ConnectionState
 from sync.reports import Overview
+from sync.sweep import sweep_summary
 
 _HEALTH_ICON = {
     ConnectionState.CONNECTED: ":white_check_mark:",
@@ -79,16 +80,25 @@ connections_text, findings_text, pushes_text = _connections, _findings, _pushes 
 
 
 def status_message(
-    view: Overview, health: ConnectionHealth, *, cw_configured: bool, channel: str | None, now: datetime
+    view: Overview,
+    health: ConnectionHealth,
+    *,
+    cw_configured: bool,
+    channel: str | None,
+    now: datetime,
+    delivery: str | None = None,
 ) -> Message:
-    """Where Tally stands, for one person."""
+    """Where Tally stands, for one person; ``delivery`` says what did not reach the alert channel (and why)."""
     blocks: list[Block] = [
         header("Tally status"),
         section(_connections(view, health, cw_configured=cw_configured, now=now)),
         fields(f"*Last check*\n{ago(view.last_check, now)}", f"*QuickBooks token*\n{_token(health)}"),
         section(_findings(view)),
         section(_waiting(view)),
+        section(f"*Full sweep*\n{escape(sweep_summary(view.sweep, now=now))}"),
         section(_pushes(view)),
         context(f"Alerts go to <#{channel}>." if channel else "No alert channel is set (TALLY_CHANNEL)."),
     ]
+    if delivery:
+        blocks.insert(2, section(f":warning: *Slack*: {delivery}"))
     return Message(text=f"Tally: {view.open_count} open findings, {len(view.waiting)} fixes waiting", blocks=blocks)

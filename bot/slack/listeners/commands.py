@@ -14,24 +14,31 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot.slack.blocks.check import check_summary
-from bot.slack.blocks.common import Message, section
+from bot.slack.blocks.common import Message, escape, section
+from bot.slack.blocks.findings import decision_buttons
 from bot.slack.blocks.help import help_message, usage_message
+from bot.slack.blocks.mapping import mapping_message
 from bot.slack.blocks.reports import actions_message, ar_message, explain_message, history_message
 from bot.slack.blocks.status import status_message
-from bot.slack.errors import UsageError, explain, guarded
+from bot.slack.errors import NotAllowedError, UsageError, explain, guarded
 from bot.slack.jobs import check_and_announce
+from bot.slack.listeners.mapping import confirm_mapping
 from bot.slack.listeners.parsing import parse
 from bot.slack.listeners.reading import cw_configured, preview_for, qbo_health
-from bot.slack.middleware import Tally, admins_for_connect, tally_of
+from bot.slack.middleware import Next, Tally, tally_of
 from bot.slack.progress import SlackProgress
+from bot.slack.roles import NEEDS, REFUSALS, Need
 from sync import audit
-from sync.actions import list_actions
+from sync.actions import ActionNotFoundError, list_actions, offer_undo
 from sync.db import session_scope
+from sync.delivery import delivery_line, refusal
 from sync.explain import explain_document
+from sync.mapping import unmapped
 from sync.models import utcnow
+from sync.qbo_auth.links import ConnectLinks
 from sync.reports import open_ar, overview
 
-SLOW = frozenset({"check", "payments", "credits", "mirror"})
+SLOW = frozenset({"check", "payments", "credits", "mirror", "doctor"})
 WORKING = ":hourglass: Checking ConnectWise and QuickBooks…"
 
 
@@ -56,7 +63,32 @@ class Asked:
 
 def register(app: App, *, command: str) -> None:
     """Listen for ``command`` (``TALLY_COMMAND``)."""
-    app.command(command, middleware=[admins_for_connect])(ack=acknowledge, lazy=[answer])
+    app.command(command, middleware=[command_roles])(ack=acknowledge, lazy=[answer])
+
+
+def need_of(text: str | None) -> tuple[str, Need] | None:
+    """The subcommand typed and what it needs; ``None`` for help and for mistakes (answered with usage help)."""
+    try:
+        parsed = parse(text)
+    except UsageError:
+        return None
+    if parsed.name == "help":
+        return None
+    return parsed.name, NEEDS.get(parsed.name, Need.ACT)  # a subcommand nobody classified needs an approver
+
+
+def command_roles(context: BoltContext, command: dict[str, Any], next: Next) -> None:
+    """Let through who may run the subcommand (``bot.slack.roles``); refuse, audited, everyone else."""
+    asked = need_of(command.get("text"))
+    tally = tally_of(context)
+    user = context.user_id or ""
+    if asked is None or tally.roles.may(user, asked[1]):
+        next()
+        return
+    name, need = asked
+    with session_scope(tally.engine) as session:
+        audit.record(session, actor=user or "unknown", verb="access.refused", subject=f"command:{name}", detail=need)
+    raise NotAllowedError(REFUSALS[need])  # answered in the ack, ephemeral (bot.slack.errors.handle_error)
 
 
 def _ephemeral(message: Message) -> dict[str, Any]:
@@ -101,6 +133,7 @@ def status(asked: Asked, arg: str | None) -> None:
         cw_configured=cw_configured(settings),
         channel=settings.channel,
         now=utcnow(),
+        delivery=delivery_line(asked.tally.engine, settings.channel, channel_label=f"<#{settings.channel}>"),
     )
     asked.reply(message)
 
@@ -126,9 +159,11 @@ def check(asked: Asked, arg: str | None) -> None:
         if not progress.finish(Message(text=failed, blocks=[section(failed)])):
             asked.say(failed)
         return
-    summary = check_summary(result, asked.user, tally.settings.channel)
+    with session_scope(tally.engine) as session:
+        refused = refusal(session, tally.settings.channel)
+    summary = check_summary(result, asked.user, tally.settings.channel, refused=refused)
     if not progress.finish(summary):
-        asked.reply(summary, in_channel=True)
+        asked.reply(summary, in_channel=refused is None)  # a refused channel's news goes to the person only
 
 
 def preview(group: str) -> Callable[[Asked, str | None], None]:
@@ -194,7 +229,7 @@ def digest(asked: Asked, arg: str | None) -> None:
 
 
 def connect(asked: Asked, arg: str | None) -> None:
-    """The link an admin opens to connect QuickBooks (the middleware already checked the admin)."""
+    """A single-use link, valid ten minutes, for this admin only (``command_roles`` already checked the admin)."""
     base = asked.tally.settings.public_url
     if not base:
         asked.say(
@@ -202,8 +237,62 @@ def connect(asked: Asked, arg: str | None) -> None:
             "(e.g. https://tally.example.com), or run `tally qbo connect` on the server."
         )
         return
-    url = f"{base.rstrip('/')}/qbo/connect"
-    asked.say(f"Open <{url}|this link> to connect QuickBooks; sign in as a QuickBooks admin of the company. ({url})")
+    links = ConnectLinks(asked.tally.engine)
+    token = links.issue(asked.user)
+    url = f"{base.rstrip('/')}/qbo/connect?link={token}"
+    minutes = int(links.ttl.total_seconds() // 60)
+    asked.say(
+        f"Open <{url}|this link> to connect QuickBooks; sign in as a QuickBooks admin of the company. "
+        f"It is yours alone, works once, for {minutes} minutes; don't share it. ({url})"
+    )
+
+
+def map_companies(asked: Asked, arg: str | None) -> None:
+    """The companies Tally cannot check and their candidates; ``map ACCOUNT CUSTOMER`` confirms one (approvers)."""
+    tally = asked.tally
+    if arg is None:
+        asked.reply(mapping_message(unmapped(tally.engine), command=tally.settings.slash_command))
+        return
+    company, _, customer = arg.partition(" ")
+    if not customer.strip():
+        asked.say(f"Say which QuickBooks customer it is: `{tally.settings.slash_command} map ACCOUNT CUSTOMER`.")
+        return
+    asked.say(confirm_mapping(tally, asked.user, company, customer.strip()))
+
+
+def doctor(asked: Asked, arg: str | None) -> None:
+    """The first-contact self-test, shown to the admin who asked (the middleware checked they are one)."""
+    from bot.slack.blocks.doctor import doctor_message  # loaded when first asked for
+    from bot.slack.doctor import check_slack
+    from sync.doctor import run_doctor
+
+    settings = asked.tally.settings
+    report = run_doctor(settings, extra=[lambda: check_slack(settings, asked.tally.client)])
+    asked.reply(doctor_message(report))
+
+
+def undo(asked: Asked, arg: str | None) -> None:
+    """Propose the reverse of a fix that ran; the person gets it with Approve / Reject, and its alert shows it."""
+    tally = asked.tally
+    if not tally.approvers.is_approver(asked.user):
+        asked.say(
+            "Only approvers can ask Tally to undo a fix (TALLY_APPROVERS or the approver group). Ask one of them."
+        )
+        return
+    try:
+        offer = offer_undo(tally.engine, int(arg or 0), settings=tally.settings, actor=asked.user)
+    except ActionNotFoundError as missing:
+        asked.say(missing.sentence)
+        return
+    if offer.action is None or offer.action.id is None:
+        asked.say(escape(offer.sentence))
+        return
+    tally.notifier.refresh_action(offer.action.id)
+    sentence = escape(offer.sentence)
+    blocks = [section(sentence)]
+    if offer.action.status == "proposed":
+        blocks.append(decision_buttons(offer.action))
+    asked.reply(Message(text=sentence, blocks=blocks))
 
 
 HANDLERS: dict[str, Callable[[Asked, str | None], None]] = {
@@ -216,6 +305,9 @@ HANDLERS: dict[str, Callable[[Asked, str | None], None]] = {
     "ar": ar,
     "actions": actions,
     "history": history,
+    "map": map_companies,
     "digest": digest,
     "connect": connect,
+    "doctor": doctor,
+    "undo": undo,
 }

@@ -14,16 +14,20 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.slack.blocks.common import escape
 from bot.slack.blocks.findings import mention_users, summary_decided
 from bot.slack.blocks.modals import reject_modal
 from bot.slack.blocks.previews import read_preview_block_id
 from bot.slack.errors import guarded, tell
 from bot.slack.ids import REASON_INPUT, ActionId, BlockId, CallbackId
+from bot.slack.listeners.binding import refuse, strangers
+from bot.slack.listeners.mapping import confirm_mapping
 from bot.slack.listeners.reading import preview_for
 from bot.slack.middleware import Tally, approvers_only, decided_ids, tally_of
-from sync.actions import approve, execute, get_action, reject
+from sync.actions import approve, execute, get_action, offer_undo, reject, restated_sentence
 
 DECIDABLE = ("proposed", "approved")
+CHANGED = "This fix changed"  # how sync.actions answers a click on a fix a later check restated
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ def register(app: App) -> None:
     app.action(ActionId.APPROVE, middleware=[approvers_only])(ack=ack_click, lazy=[approve_clicked])
     app.action(ActionId.APPROVE_ALL, middleware=[approvers_only])(ack=ack_click, lazy=[approve_all_clicked])
     app.action(ActionId.REJECT, middleware=[approvers_only])(open_reject_modal)
+    app.action(ActionId.MAP_TO, middleware=[approvers_only])(ack=ack_click, lazy=[map_clicked])
+    app.action(ActionId.UNDO, middleware=[approvers_only])(ack=ack_click, lazy=[undo_clicked])
     app.view(CallbackId.REJECT_REASON, middleware=[approvers_only])(ack=check_reason, lazy=[reject_submitted])
 
 
@@ -69,6 +75,19 @@ def decide(tally: Tally, action_id: int, user: str) -> Decided:
     return Decided(action_id, done.status, outcome.changed or done.status != outcome.status, mention_users(sentence))
 
 
+@guarded
+def map_clicked(context: BoltContext, body: dict[str, Any], respond: Respond) -> None:
+    """ "Map to <candidate>" under a company Tally cannot check: store the mapping and say so."""
+    value = str((body.get("actions") or [{}])[0].get("value", ""))
+    company, _, customer = value.partition(":")
+    user = context.user_id or ""
+    respond(
+        text=confirm_mapping(tally_of(context), user, company, customer),
+        response_type="ephemeral",
+        replace_original=False,
+    )
+
+
 def _block_id(body: dict[str, Any]) -> str:
     return str((body.get("actions") or [{}])[0].get("block_id", ""))
 
@@ -84,19 +103,43 @@ def _redraw_preview(tally: Tally, body: dict[str, Any], respond: Respond, note: 
     return True
 
 
+def _unbound(tally: Tally, context: BoltContext, body: dict[str, Any], ids: list[int]) -> bool:
+    """Refuse (and tell) a click carrying fixes its message does not show; True if it was refused."""
+    foreign = strangers(tally.engine, body, ids)
+    if not foreign:
+        return False
+    tell(context, refuse(tally.engine, context.user_id or "", ids, foreign))
+    return True
+
+
 @guarded
 def approve_clicked(context: BoltContext, body: dict[str, Any], respond: Respond) -> None:
     """Approve one fix (and run it when ready); the alert shows the result, the person hears about surprises."""
     tally = tally_of(context)
     (action_id,) = decided_ids(body)[:1]
+    if _unbound(tally, context, body, [action_id]):
+        return
     decided = decide(tally, action_id, context.user_id or "")
     if not _redraw_preview(tally, body, respond, f"#{action_id}: {decided.sentence}") and not decided.changed:
         tell(context, decided.sentence)
 
 
+@guarded
+def undo_clicked(context: BoltContext, body: dict[str, Any]) -> None:
+    """Propose the undo of the fix the alert shows; the alert then shows it with Approve / Reject."""
+    tally = tally_of(context)
+    (fix_id,) = decided_ids(body)[:1]
+    offer = offer_undo(tally.engine, fix_id, settings=tally.settings, actor=context.user_id or "")
+    tally.notifier.refresh_action(fix_id)
+    if offer.action is None or not offer.created:
+        tell(context, escape(offer.sentence))
+
+
 def _tally_up(results: list[Decided]) -> str:
-    counts = Counter(result.status for result in results)
+    changed = [r for r in results if r.status == "superseded" and r.sentence.startswith(CHANGED)]
+    counts = Counter(result.status for result in results if result not in changed)
     parts = [
+        f"{len(changed)} changed since shown, nothing written (see their updated alerts)" if changed else "",
         f"{counts['succeeded']} carried out" if counts["succeeded"] else "",
         f"{counts['proposed']} waiting for a second, different approver" if counts["proposed"] else "",
         f"{counts['failed']} failed" if counts["failed"] else "",
@@ -114,9 +157,13 @@ def approve_all_clicked(context: BoltContext, body: dict[str, Any], respond: Res
     """Approve every fix the button names, running those that are ready; report what happened."""
     tally = tally_of(context)
     user = context.user_id or ""
+    if _unbound(tally, context, body, decided_ids(body)):
+        return
     results = [decide(tally, action_id, user) for action_id in decided_ids(body)]
     note = f"Approve all by <@{user}>: {_tally_up(results)}."
-    failed = [f"#{r.action_id}: {r.sentence}" for r in results if r.status == "failed"]
+    failed = [
+        f"#{r.action_id}: {r.sentence}" for r in results if r.status == "failed" or r.sentence.startswith(CHANGED)
+    ]
     if _redraw_preview(tally, body, respond, note):
         return
     message = body.get("message") or {}
@@ -132,7 +179,14 @@ def open_reject_modal(ack: Ack, context: BoltContext, body: dict[str, Any], clie
     """Ask for the reason in a modal (the trigger id lasts 3 s, so this runs right after the ack)."""
     ack()
     tally = tally_of(context)
+    if _unbound(tally, context, body, decided_ids(body)[:1]):
+        return
     action = get_action(tally.engine, decided_ids(body)[0])
+    changed = restated_sentence(tally.engine, action.id or 0)
+    if changed is not None:
+        tally.notifier.refresh_action(action.id or 0)
+        tell(context, changed)
+        return
     if action.status not in DECIDABLE:
         tally.notifier.refresh_action(action.id or 0)
         tell(context, f"This fix is {action.status} already; there is nothing to reject.")

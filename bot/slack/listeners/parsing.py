@@ -8,8 +8,8 @@ from bot.slack.blocks.help import USAGE
 from bot.slack.errors import UsageError
 
 STATUSES = ("proposed", "approved", "executing", "unsure", "succeeded", "failed", "rejected", "superseded")
-NO_ARGUMENT = frozenset({"status", "check", "digest", "connect"})
-FREE_TEXT = frozenset({"payments", "credits", "mirror", "ar"})
+NO_ARGUMENT = frozenset({"status", "check", "digest", "connect", "doctor"})
+FREE_TEXT = frozenset({"payments", "credits", "mirror", "ar", "map"})
 HISTORY_MAX = 100
 HISTORY_DEFAULT = 20
 
@@ -40,6 +40,8 @@ def parse(text: str | None) -> Parsed:
         return Parsed(name, _status(rest))
     if name == "history":
         return Parsed(name, str(_count(rest)))
+    if name == "undo":
+        return Parsed(name, _fix_number(rest))
     if name in FREE_TEXT and rest and len(rest) > 100:
         raise UsageError("That is too long to be a document number or a customer name.", name)
     return Parsed(name, rest)
@@ -65,3 +67,10 @@ def _count(rest: str | None) -> int:
     if not rest.isdigit() or not 1 <= int(rest) <= HISTORY_MAX:
         raise UsageError(f"`history` takes a count from 1 to {HISTORY_MAX}, e.g. `history 50`.", "history")
     return int(rest)
+
+
+def _fix_number(rest: str | None) -> str:
+    number = (rest or "").strip().removeprefix("#")
+    if not number.isdigit() or len(number) > 12:
+        raise UsageError("`undo` needs the number of a fix Tally carried out, e.g. `undo 12` (see `actions`).", "undo")
+    return number

@@ -8,7 +8,8 @@ from sqlalchemy.engine import Engine
 
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.findings import ActionView
-from bot.slack.blocks.previews import preview_message
+from bot.slack.blocks.previews import MAX_ROWS, preview_message
+from bot.slack.listeners.binding import new_preview_token, remember_preview
 from bot.slack.middleware import Tally
 from bot.slack.notify import view_of
 from sync.actions import GROUPS, WAITING, list_actions
@@ -30,7 +31,10 @@ def action_views(tally: Tally, actions: Sequence[Action]) -> list[ActionView]:
 def preview_for(tally: Tally, group: str, arg: str | None, *, note: str | None = None) -> Message:
     """The preview of one group of fixes (payments, credits, mirror), filtered by ``arg``."""
     rows = list_actions(tally.engine, kinds=GROUPS[group], status=(*WAITING, "executing", "unsure"), text=arg)
-    return preview_message(group, arg, action_views(tally, rows), command=tally.settings.slash_command, note=note)
+    token = new_preview_token()
+    remember_preview(tally.engine, token, [row.id for row in rows[:MAX_ROWS]])
+    views = action_views(tally, rows)
+    return preview_message(group, arg, views, command=tally.settings.slash_command, note=note, shown=token)
 
 
 def qbo_health(settings: Settings, tally: Tally) -> ConnectionHealth:

@@ -85,6 +85,9 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
     assert "0 fixable findings remain" in result.output
     assert "[ Approve ]" in result.output  # the Slack alert, rendered from its Block Kit
     assert "action.succeeded" in result.output
+    undone = re.search(r"#(\d+) succeeded: Deleted the \$[\d,.]+ payment \(id \d+\) Tally had recorded", result.output)
+    assert undone is not None, "the demo ends with one undo"
+    assert "a person undid it on purpose, so only a person approves it again" in result.output
     assert "Demo finished" in result.output
     assert list(tmp_path.iterdir()) == []  # nothing left behind in the working directory
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import socket
 import subprocess
@@ -11,10 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
 from sandbox.cli import read_env_file
+from sync.people import os_login
 
 ROOT = Path(__file__).resolve().parents[3]
 FREE_PORTS = ["--cw-port", "0", "--qbo-port", "0", "--slack-port", "0", "--dataset", "empty"]
@@ -44,12 +48,16 @@ def test_a_restart_keeps_the_secret_key_and_the_lines_the_sandbox_did_not_write(
     env_file = tmp_path / ".env"
     with serving(env_file):
         first = read_env_file(env_file)
-    env_file.write_text(env_file.read_text() + "TALLY_OPERATORS=ana:U0ANA\n")
+    assert first["TALLY_OPERATORS"] == f"{os_login()}:U0ANA"  # the terminal user is ana, an approver
+    assert first["TALLY_APPROVERS"] == "U0ANA,U0BEN"
+    text = env_file.read_text().replace(first["TALLY_OPERATORS"], "ana:U0ANA")
+    env_file.write_text(text + "TALLY_TIMEZONE=Europe/Paris\n")
     with serving(env_file):
         second = read_env_file(env_file)
     assert second["TALLY_SECRET_KEY"] == first["TALLY_SECRET_KEY"]
     assert second["QBO_WEBHOOK_VERIFIER"] == first["QBO_WEBHOOK_VERIFIER"]
-    assert second["TALLY_OPERATORS"] == "ana:U0ANA"
+    assert second["TALLY_OPERATORS"] == "ana:U0ANA"  # a person's edit is kept
+    assert second["TALLY_TIMEZONE"] == "Europe/Paris"
     assert second["CW_BASE_URL"] != first["CW_BASE_URL"]  # new free ports: the servers' addresses are current
 
 
@@ -75,3 +83,25 @@ def test_a_busy_port_is_one_sentence_naming_the_port_and_the_option() -> None:
     assert f"port {port} (--qbo-port) is in use" in result.stderr
     assert "0 for a free one" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_the_walkthrough_approves_as_written_the_terminal_user_is_an_approver(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    with serving(env_file, "--dataset", "small"):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "CW_", "QBO_", "SLACK_"))}
+
+        def tally(*args: str) -> subprocess.CompletedProcess[str]:
+            command = [sys.executable, "-m", "bot.cli", *args]
+            return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+        assert tally("check").returncode == 1
+        fixes = json.loads(tally("actions", "--json").stdout)["fixes"]
+        single = next(fix for fix in fixes if fix["status"] == "proposed" and fix["approvals_needed"] == 1)
+        approved = tally("approve", str(single["id"]))
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+        assert "succeeded" in approved.stdout
+        dual = next((fix for fix in fixes if fix["approvals_needed"] == 2), None)
+        if dual is not None:  # ana alone is one of the two people it needs
+            half = tally("approve", str(dual["id"]))
+            assert "1 of 2 approvals" in half.stdout

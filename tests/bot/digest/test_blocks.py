@@ -150,3 +150,12 @@ def test_pending_shows_local_waiting_time() -> None:
     digest = quiet_day(pending=(Pending(3, "Create invoice 10400", Decimal("9706"), 1, 2, since),))
     text = texts(digest_messages(digest))
     assert "Fix 3: Create invoice 10400 ($9,706.00) — 1 of 2 approvals, waiting since Tue 24 Nov 10:30" in text
+
+
+def test_the_digest_lists_the_companies_tally_cannot_check_with_their_open_amounts() -> None:
+    unchecked = (("Brightside <Dental>", "BRT01", Decimal("420.00")), ("Zed Widgets", "ZED01", Decimal("80.50")))
+    digest = quiet_day(receivables=Receivables(Decimal("500.50"), Decimal("0"), (), unchecked))
+    text = texts(digest_messages(digest))
+    assert "Companies Tally cannot check (2, $500.50 open in ConnectWise)" in text
+    assert "Brightside &lt;Dental&gt; (BRT01): $420.00" in text
+    assert "Zed Widgets (ZED01): $80.50" in text

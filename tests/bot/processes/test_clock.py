@@ -22,7 +22,7 @@ from sqlmodel import col
 
 from bot.digest.data import CHECK_COMPLETED, CHECK_FAILED
 from bot.digest.post import post_digest
-from bot.processes.clock import CATCH_UP_JOB, CHECK_JOB, DIGEST_JOB, SETTLE_JOB, register_jobs
+from bot.processes.clock import CATCH_UP_JOB, CHECK_JOB, DIGEST_JOB, SETTLE_JOB, SWEEP_JOB, register_jobs
 from bot.processes.scheduled import BackgroundCheck, daily_digest, scheduled_check
 from sandbox.cli import RunningSandbox
 from sync.db import session_scope
@@ -65,11 +65,20 @@ def test_jobs_have_stable_ids_and_never_pile_up(engine: Engine, world: RunningSa
     scheduler = BackgroundScheduler(timezone=settings.zone)
     register_jobs(scheduler, settings, engine, functools.partial(clients, settings, engine), slack(world))
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {CHECK_JOB, DIGEST_JOB, CATCH_UP_JOB, SETTLE_JOB}
+    assert set(jobs) == {CHECK_JOB, DIGEST_JOB, CATCH_UP_JOB, SETTLE_JOB, SWEEP_JOB}
     assert {(job.max_instances, job.coalesce) for job in jobs.values()} == {(1, True)}
     assert all(job.misfire_grace_time for job in jobs.values())
     assert jobs[CHECK_JOB].trigger.interval.total_seconds() == 600
     assert jobs[SETTLE_JOB].trigger.interval.total_seconds() == 60  # TALLY_SETTLE_EVERY's default: unsure writes
+
+
+def test_the_sweep_fires_nightly_at_its_local_time(engine: Engine, world: RunningSandbox, database_url: str) -> None:
+    settings = settings_for(world, database_url, TALLY_TIMEZONE="America/New_York", TALLY_SWEEP_AT="02:30")
+    scheduler = BackgroundScheduler(timezone=settings.zone)
+    register_jobs(scheduler, settings, engine, functools.partial(clients, settings, engine), slack(world))
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    fires = scheduler.get_job(SWEEP_JOB).trigger.get_next_fire_time(None, now)
+    assert fires == datetime(2026, 11, 27, 7, 30, tzinfo=UTC)  # 02:30 EST the next night
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from bot.processes.web import create_web
 from sandbox.cli import RunningSandbox
 from sandbox.slack.driver import SlackDriver
 from sync.qbo_auth import QBOAuth
+from sync.qbo_auth.links import ConnectLinks
 from sync.settings import load_settings
 from tests.bot.processes.webproc import serve
 from tests.sandboxes import sandbox
@@ -75,6 +76,7 @@ def web(
     running: RunningSandbox,
     *,
     auth: QBOAuth | None = None,
+    links: ConnectLinks | None = None,
     health: Callable[[], dict[str, Any]] = lambda: {"ok": True},
 ) -> Iterator[tuple[str, list[set[str]]]]:
     changes: list[set[str]] = []
@@ -82,6 +84,7 @@ def web(
         bolt_app(running),
         signing_secret=running.workspace.signing_secret,
         auth=auth,
+        links=links,
         webhook_verifier=VERIFIER,
         on_qbo_change=changes.append,
         health=health,
@@ -155,16 +158,17 @@ def test_quickbooks_connect_and_callback_check_the_state(
 ) -> None:
     env = {k: v for k, v in world.env().items() if k != "QBO_REFRESH_TOKEN"}
     auth = QBOAuth(load_settings(_env_file=None, **env, DATABASE_URL=database_url), engine)
-    with web(world, auth=auth) as (url, _):
-        connect = httpx.get(f"{url}/qbo/connect")
+    links = ConnectLinks(engine)
+    with web(world, auth=auth, links=links) as (url, _), httpx.Client() as browser:
+        connect = browser.get(f"{url}/qbo/connect?link={links.issue('U0ANA')}")
         assert connect.status_code == 302
         consent = httpx.get(connect.headers["location"])  # the admin says yes at Intuit
         assert consent.status_code == 302
         query = httpx.URL(consent.headers["location"]).query.decode()
-        forged = httpx.get(f"{url}/qbo/callback?{query.replace('state=', 'state=x')}")
-        done = httpx.get(f"{url}/qbo/callback?{query}")
-    assert forged.status_code == 400
-    assert "state" in forged.text.lower()
+        forged = browser.get(f"{url}/qbo/callback?{query.replace('state=', 'state=x')}")
+        done = browser.get(f"{url}/qbo/callback?{query}")
+    assert forged.status_code == 403
+    assert "did not start from a Tally connect link" in forged.text
     assert done.status_code == 200
     assert "is connected" in done.text
     assert "go back to Slack" in done.text
