@@ -7,7 +7,8 @@ runs: every check is one the notifications started. One check runs first (a base
 1. ``--count`` payments, one after the other, each through the QuickBooks sandbox's API on an open invoice: the time
    from the API call to the alert naming that invoice, with its Approve button, in the sandbox Slack;
 2. ``--count`` credit applications ($1.00 of an open credit memo to an open invoice of its company) through the
-   ConnectWise sandbox's API: the time to the alert naming the invoice, with its Approve button;
+   ConnectWise sandbox's API: the time to the alert naming the invoice (no button: the seeded memos are used up in
+   QuickBooks, so Tally proposes no fix there);
 3. 200 QuickBooks changes within 10 s (payments on open invoices, customer updates for the rest): how many checks
    they started, and whether every alert was posted once.
 
@@ -204,7 +205,7 @@ def cw_credits(bench: Bench, count: int) -> list[float]:
             used.add(target.id)
             started = time.monotonic()
             cw.create_payment(target.id, CREDIT, datetime.now(UTC).date(), credit_memo_id=memo.id)
-            wait(lambda n=target.number: bench.alert_for(n), 60, f"the alert of {target.number}")
+            wait(lambda n=target.number: bench.alert_for(n, approve=False), 60, f"the alert of {target.number}")
             latencies.append(time.monotonic() - started)
     return latencies
 
