@@ -320,3 +320,15 @@ def test_history_links_the_undo_and_the_fix_and_the_digest_counts_undos(engine: 
     text = json.dumps(activity_blocks(digest))
     assert "Fixes undone: 1 ($1,234.50)" in text
     assert "Payments carried back to ConnectWise: 1 ($1,234.50)" in text
+
+
+def test_slash_explain_names_the_fix_and_the_undo_that_reversed_it(world: World) -> None:
+    fix = _executed_backflow(world)
+    number = json.loads(fix.params)["number"]
+    world.driver.command(f"undo {fix.id}", user="U0BEN")
+    (undo,) = world.wait(lambda: world.actions(undoes_action_id=fix.id))
+    world.driver.command(f"explain {number}", user="U0BEN")
+    shown = world.wait(lambda: [m for m in world.slack.ephemerals("U0BEN") if "side by side" in text_of(m)])
+    text = text_of(shown[-1])
+    assert f"Fix #{fix.id} (succeeded)" in text
+    assert f"Undo #{undo.id} of fix #{fix.id} (proposed)" in text
