@@ -57,6 +57,7 @@ def explain_message(view: DocumentView, fixes: Mapping[str, Sequence[Action]] | 
         f"QuickBooks payment {link.payment_id} line {link.line_no}: {link.txn_type} {link.txn_id}, {money(link.amount)}"
         for link in view.qbo_links
     ]
+    lines += [escape(line) for line in view.carried]
     verdicts = [
         f"*{title(row.kind)}* ({row.status}): {escape(row.explanation)}"
         + "".join(f"\n{_fix_line(action)}" for action in (fixes or {}).get(row.key, ()))
