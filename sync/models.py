@@ -249,7 +249,7 @@ class LedgerEntry(SQLModel, table=True):
     system: str  # ConnectWise | QuickBooks
     operation: str  # e.g. create_payment
     request_id: str = Field(unique=True)  # QBO requestid; for CW a marker written into the record where possible
-    status: str = Field(default="pending", index=True)  # pending | done | failed
+    status: str = Field(default="pending", index=True)  # pending | done | failed | refused (turned down on its merits)
     remote_id: str | None = None
     detail: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime | None = _when(nullable=False)

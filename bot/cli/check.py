@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import Engine, make_url
 
@@ -63,6 +64,9 @@ def check(
                 result = run_check(
                     engine, settings, cw=both.cw, qbo=both.qbo, actor=settings.operator, full=full, progress=progress
                 )
+    for part in result.sync.streams.values() if result.sync else ():
+        for warning in part.warnings:  # e.g. no invoice carried status.isClosed: say so loudly, also under --json
+            err.print(f"[yellow]Warning:[/] {escape(warning)}")
     if as_json:
         typer.echo(dumps(result))
     else:

@@ -14,6 +14,7 @@ import multiprocessing
 import threading
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -91,6 +92,81 @@ def _child_check(settings: Settings) -> None:
     engine = make_engine(settings.database_url)  # the parent ran the migrations
     try:
         scheduled_check(settings, engine, functools.partial(clients, settings, engine), web_client(settings))
+    finally:
+        engine.dispose()
+
+
+class CheckWorker:
+    """Run checks in one long-lived child process, one at a time, on request (``run`` blocks until done).
+
+    ``check_in_child`` starts a fresh interpreter per check, and importing Tally costs seconds of wall time on a
+    busy machine; a notification-started check should not pay that each time. The worker is started ahead
+    (``start``), restarted if it died, and ends with the web process (daemon).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: Any = None
+
+    def start(self) -> CheckWorker:
+        """Start the worker process now (so the first check finds it ready); return self."""
+        with self._lock:
+            self._ensure()
+        return self
+
+    def run(self) -> None:
+        """Run one check in the worker and wait for it."""
+        with self._lock:
+            self._ensure()
+            try:
+                self._conn.send("check")
+                self._conn.recv()
+            except (EOFError, OSError):
+                log.error("the check worker ended during a check; the next check starts a new one")
+                self._process = None
+
+    def stop(self) -> None:
+        """End the worker."""
+        with self._lock:
+            if self._process is not None and self._process.is_alive():
+                self._conn.close()
+                self._process.join(timeout=5)
+                if self._process.is_alive():
+                    self._process.terminate()
+            self._process = None
+
+    def _ensure(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            return
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        self._process = context.Process(
+            target=_check_worker, args=(self._settings, child), name="tally-check-worker", daemon=True
+        )
+        self._process.start()
+        child.close()
+        self._conn = parent
+
+
+def _check_worker(settings: Settings, conn: Any) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    engine = make_engine(settings.database_url)  # the parent ran the migrations
+    factory = functools.partial(clients, settings, engine)
+    client = web_client(settings)
+    try:
+        while True:
+            try:
+                conn.recv()
+            except (EOFError, OSError):  # the web process went away
+                return
+            try:
+                scheduled_check(settings, engine, factory, client)
+            except Exception:  # a worker has no caller: log, answer, serve the next one
+                log.exception("the check failed")
+            conn.send(True)
     finally:
         engine.dispose()
 

@@ -2,8 +2,8 @@
 
 A QuickBooks webhook or a ConnectWise callback answers at once and hands what it names to
 ``sync.notifications.Listener``: repeats are dropped, a burst coalesces (TALLY_REALTIME_QUIET / _MAX_WAIT) into one
-incremental check in a child process, one at a time. With TALLY_PUBLIC_URL set, the ConnectWise callback is
-registered on start (``sync.cw_callbacks.ensure_callback``, idempotent).
+incremental check in a long-lived child process (``CheckWorker``), one at a time. With TALLY_PUBLIC_URL set, the
+ConnectWise callback is registered on start (``sync.cw_callbacks.ensure_callback``, idempotent).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 
 from bot.digest.data import last_check_at
-from bot.processes.scheduled import BackgroundCheck, check_in_child, settler_for
+from bot.processes.scheduled import BackgroundCheck, CheckWorker, check_in_child, settler_for
 from bot.processes.web import create_web
 from bot.slack.app import create_app
 from sync.clients.connectwise import ConnectWiseClient
@@ -52,6 +52,7 @@ class Web:
     checks: BackgroundCheck
     auth: QBOAuth | None
     listener: Listener
+    worker: CheckWorker
 
 
 def qbo_auth(settings: Settings, engine: Engine) -> QBOAuth | None:
@@ -79,9 +80,10 @@ def build_web(settings: Settings, *, engine: Engine | None = None) -> Web:
             log.info("QuickBooks says %s changed: checking", ", ".join(sorted(entities)))
             checks.request()
 
+    worker = CheckWorker(settings)
     listener = Listener(
         engine,
-        functools.partial(check_in_child, settings),
+        worker.run,
         realm_id=settings.qbo_realm_id,
         quiet=settings.realtime_quiet,
         max_wait=settings.realtime_max_wait,
@@ -100,7 +102,7 @@ def build_web(settings: Settings, *, engine: Engine | None = None) -> Web:
         on_qbo_payload=listener.qbo,
         on_cw_callback=listener.cw,
     )
-    return Web(asgi=asgi, bolt=bolt, engine=engine, checks=checks, auth=auth, listener=listener)
+    return Web(asgi=asgi, bolt=bolt, engine=engine, checks=checks, auth=auth, listener=listener, worker=worker)
 
 
 def health_report(
@@ -130,6 +132,7 @@ def run_web(settings: Settings, *, host: str, port: int) -> None:
     web = build_web(settings)
     if settings.public_url:
         threading.Thread(target=register_callback, args=(settings,), name="tally-cw-callback", daemon=True).start()
+    web.worker.start()  # ready before the first notification: a check then costs no interpreter start
     settler = settler_for(settings, web.engine)  # writes whose answer was lost, settled on start and on a schedule
     config = uvicorn.Config(web.asgi, host=host, port=port, log_level="info", access_log=False, lifespan="off")
     log.info("web: serving Slack, QuickBooks and /healthz on %s:%s", host, port)
@@ -139,6 +142,7 @@ def run_web(settings: Settings, *, host: str, port: int) -> None:
         signal.signal(signum, _stopped)
     uvicorn.Server(config).run()
     web.listener.stop()
+    web.worker.stop()
     settler.stop()
     web.engine.dispose()
 
