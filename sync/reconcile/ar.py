@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sync.reconcile.balances import cw_open_amount
+from sync.reconcile.credit_rows import CreditTotals, unread_credit_rows
 from sync.reconcile.customers import map_customers
 from sync.reconcile.documents import Books, match_documents
 from sync.reconcile.model import (
@@ -113,6 +114,7 @@ class _Ledger:
     books: Books
     findings: dict[str, Finding]
     copies: dict[str, str]  # number of a hand-typed QBO copy -> its duplicate_in_qbo key
+    held: dict[str, str] = field(default_factory=dict)  # QBO id of a look-alike held back -> the finding naming it
     rows: dict[int, _Row] = field(default_factory=dict)  # by CW company id
     customer_rows: dict[str, _Row] = field(default_factory=dict)  # by QBO customer id
 
@@ -164,7 +166,8 @@ def _ledger(books: Books, findings: list[Finding]) -> _Ledger:
         for finding in findings
         if finding.kind == "duplicate_in_qbo" and len(finding.documents) == 2
     }
-    ledger = _Ledger(books=books, findings={f.key: f for f in findings}, copies=copies)
+    held = {str(f.qbo["id"]): f.key for f in findings if f.qbo.get("possible_match") == "yes" and f.qbo.get("id")}
+    ledger = _Ledger(books=books, findings={f.key: f for f in findings}, copies=copies, held=held)
     for company in books.companies.values():
         customer_id = books.cmap.qbo_of.get(company.id)
         row = _Row(company=company, customer=books.customers.get(customer_id or ""))
@@ -230,7 +233,32 @@ class _Credits:
             pair = (cw_number.get((True, memo_id), f"Id {memo_id}"), cw_number.get((False, invoice_id), "?"))
             qbo[(False, invoice_id)][pair] += amount
             qbo[(True, memo_id)][pair] += amount
+        _agreed_by_total(snapshot, pairs, applied, cw, qbo)
         return cls(cw=cw, qbo=qbo)
+
+
+def _agreed_by_total(
+    snapshot: Snapshot,
+    pairs: list[tuple[CwDoc, QboDoc]],
+    applied: Applied,
+    cw: dict[int, dict[tuple[str, str], Decimal]],
+    qbo: dict[tuple[bool, str], dict[tuple[str, str], Decimal]],
+) -> None:
+    """Invoices whose CW credit rows were not read because their credit totals agree (``credit_rows.py``): their
+    applications are QuickBooks' as far as AR can tell, on the invoice and on each memo applied to it."""
+    unread = unread_credit_rows(snapshot.cw_docs, snapshot.cw_credits)
+    if not unread:
+        return
+    totals = CreditTotals.of(applied)
+    cw_of = {mirror.id: doc for doc, mirror in pairs}
+    memos = {doc.number: doc for doc, _ in pairs if doc.is_cm}
+    for doc, mirror in pairs:
+        if doc.id not in unread or not totals.agree(doc, mirror, cw_of):
+            continue
+        for pair, amount in qbo.get((False, mirror.id), {}).items():  # pair: (memo number, invoice number)
+            cw[doc.id][pair] += amount
+            if pair[0] in memos:
+                cw[memos[pair[0]].id][pair] += amount
 
 
 def _pair(ledger: _Ledger, row: _Row, doc: CwDoc, mirror: QboDoc, applied: Applied, credits: _Credits) -> None:
@@ -285,6 +313,8 @@ def _keys_of_unclaimed(
         company = ledger.books.company(source)
         label = (company.account_number or company.identifier) if company else ""
         return finding_key("customer_mismatch", source.number), finding_key("customer_mismatch", label)
+    if qdoc.id in ledger.held:  # probably the copy of a CW document under a look-alike number
+        return (ledger.held[qdoc.id],)
     number = qdoc.number or f"Id {qdoc.id}"
     if (qdoc.is_cm, qdoc.key) in cw_numbers:
         return (finding_key("duplicate_in_qbo", number),)

@@ -196,7 +196,7 @@ def test_a_refusal_fails_the_action_with_the_reason_and_writes_nothing(engine: E
     assert result.startswith("ConnectWise refused the payment on invoice id")
     assert result.endswith("Nothing was written.")
     assert cw_rows(running, finding.fix.params["cw_invoice_id"]) == []
-    assert count(engine, LedgerEntry, status="failed") == 1
+    assert count(engine, LedgerEntry, status="refused") == 1  # turned down on its merits: held until the books change
     assert [e.detail for e in events(engine, action_id, "action.failed")] == [result]
 
 
