@@ -284,7 +284,8 @@ def main() -> int:
                 met = p95 < P95_TARGET_S and len(latencies) >= min(args.count, 10)  # the small books hold ~19 pairs
                 ok &= met
                 print(
-                    f"{name}: n={len(latencies)} of {args.count} p50={p50:.2f}s p95={p95:.2f}s max={max(latencies):.2f}s "
+                    f"{name}: n={len(latencies)} of {args.count} p50={p50:.2f}s p95={p95:.2f}s "
+                    f"max={max(latencies):.2f}s "
                     f"(target p95 < {P95_TARGET_S:.0f}s: {'met' if met else 'MISSED'})"
                 )
             checks, took, twice = burst(bench)
