@@ -52,9 +52,9 @@ def home_data(settings: Settings, engine: Engine, approvers: Approvers, user: st
 
 def _publish(settings: Settings, engine: Engine, client: WebClient, approvers: Approvers, user: str) -> None:
     data = home_data(settings, engine, approvers, user)
-    client.views_publish(user_id=user, view=home_view(data, now=utcnow()))
-    with session_scope(engine, write_lock=True) as session:  # a click there is honoured for these fixes only
+    with session_scope(engine, write_lock=True) as session:  # before it can be clicked: honoured for these only
         remember(session, home_message_key(user), [w.action.id for w in data.mine[:MAX_FIXES]])
+    client.views_publish(user_id=user, view=home_view(data, now=utcnow()))
 
 
 def publish_home(settings: Settings, engine: Engine, client: WebClient, approvers: Approvers, user: str) -> None:
