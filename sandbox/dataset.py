@@ -30,6 +30,7 @@ from sandbox.books.load import load
 from sandbox.books.model import Doc, Ledger
 from sandbox.books.pay import make_payments, make_pennies
 from sandbox.books.plant import Planter, PlantError
+from sandbox.books.plant_fixes import SITUATIONS
 from sandbox.books.plant_money import plant as plant_cases
 from sandbox.books.truth import KINDS, Finding, Manifest, NotFinding, finding_key
 
@@ -61,8 +62,8 @@ def default_counts(size: Size, rng: random.Random) -> dict[str, int]:
     if size == "empty":
         return dict.fromkeys(KINDS, 0)
     if size == "small":
-        return {kind: rng.randint(2, 3) for kind in KINDS}
-    return dict.fromkeys(KINDS, 20)
+        return {kind: rng.randint(2, 3) for kind in KINDS} | dict.fromkeys(SITUATIONS, 1)
+    return dict.fromkeys(KINDS, 20) | dict.fromkeys(SITUATIONS, 10)
 
 
 def generate(size: Size, seed: int, *, now: datetime, plant: dict[str, int] | None = None) -> Books:
@@ -73,7 +74,9 @@ def generate(size: Size, seed: int, *, now: datetime, plant: dict[str, int] | No
         raise ValueError("now must be timezone-aware")
     rng = random.Random(seed)
     ledger = Ledger(now=now.astimezone(UTC))
-    counts = default_counts(size, rng) if plant is None else {kind: plant.get(kind, 0) for kind in KINDS}
+    counts = (
+        default_counts(size, rng) if plant is None else {kind: plant.get(kind, 0) for kind in (*KINDS, *SITUATIONS)}
+    )
     if plant is not None:
         counts.update(plant)  # unknown kinds are rejected by the planter
     if size == "empty":
@@ -88,8 +91,9 @@ def generate(size: Size, seed: int, *, now: datetime, plant: dict[str, int] | No
     number_and_mirror(rng, ledger, unsynced)
     make_payments(rng, ledger)
     not_findings = [NotFinding(reason, (number,)) for reason, number in make_pennies(rng, ledger, pennies)]
-    findings = plant_cases(Planter(rng, ledger), counts)
-    not_findings = _unsynced(unsynced) + not_findings
+    planter = Planter(rng, ledger)
+    findings = plant_cases(planter, counts)
+    not_findings = _unsynced(unsynced) + not_findings + planter.not_findings
     return _books(ledger, size, seed, counts, findings, not_findings)
 
 

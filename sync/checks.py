@@ -24,6 +24,7 @@ from sync.cache.store import Progress, no_progress, read_cursor, write_cursor
 from sync.clients.connectwise import ConnectWiseClient
 from sync.clients.quickbooks import QuickBooksClient
 from sync.db import session_scope
+from sync.explain import explain_causes
 from sync.findings import FindingChanges, as_finding, store_findings
 from sync.models import Action, Approval, CustomerLink, FindingRecord, SyncCursor, utcnow
 from sync.reconcile import Finding, Policy, reconcile
@@ -79,6 +80,8 @@ def run_check(
                 return quiet
     policy = policy_of(settings, now)
     findings = reconcile(snapshot, policy)
+    with session_scope(engine) as session:
+        findings = explain_causes(session, findings)  # the real cause, where Tally's own records show it
     with session_scope(engine, write_lock=True) as session:
         changes = store_findings(session, findings, now=now, actor=actor)
         rows = {row.key: row for row in session.execute(select(FindingRecord)).scalars()}

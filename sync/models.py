@@ -249,7 +249,7 @@ class LedgerEntry(SQLModel, table=True):
     system: str  # ConnectWise | QuickBooks
     operation: str  # e.g. create_payment
     request_id: str = Field(unique=True)  # QBO requestid; for CW a marker written into the record where possible
-    status: str = Field(default="pending", index=True)  # pending | done | failed
+    status: str = Field(default="pending", index=True)  # pending | done | failed | refused (turned down on its merits)
     remote_id: str | None = None
     detail: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime | None = _when(nullable=False)
@@ -411,3 +411,17 @@ class HomeViewer(SQLModel, table=True):
     __tablename__ = "home_viewer"
     user: str = Field(primary_key=True)
     opened_at: datetime | None = _when(nullable=False)
+
+
+class GoneRecord(SQLModel, table=True):
+    """A document or payment that disappeared from one system (deleted in ConnectWise, a QuickBooks CDC tombstone),
+    remembered so an explanation can name the cause instead of guessing."""
+
+    __tablename__ = "gone_record"
+    id: int | None = Field(default=None, primary_key=True)
+    system: str  # ConnectWise | QuickBooks
+    entity: str  # Invoice | CreditMemo | Payment
+    remote_id: str = Field(index=True)
+    number: str | None = None
+    number_key: str | None = Field(default=None, index=True)
+    at: datetime | None = _when(nullable=False)

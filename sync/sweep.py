@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from sync.cache import SyncReport, run_sync
+from sync.cache import SYNC_LOCK, SyncReport, run_sync
 from sync.cache.store import Progress, no_progress
 from sync.clients.connectwise import ConnectWiseClient
 from sync.clients.errors import TallyAPIError
@@ -86,13 +86,14 @@ def run_sweep(
         assert run.id is not None
         run_id = run.id
     try:
-        run_sync(engine, cw, qbo, full=False, progress=progress)
-        before = fingerprints(engine)
-        report = run_sync(engine, cw, qbo, full=True, progress=progress, all_rows=True)
+        with SYNC_LOCK:  # no other sync of this process may land between the two fingerprints
+            run_sync(engine, cw, qbo, full=False, progress=progress)
+            before = fingerprints(engine)
+            report = run_sync(engine, cw, qbo, full=True, progress=progress, all_rows=True)
+            after = fingerprints(engine)
     except TallyAPIError as exc:
         _finish(engine, run_id, status="failed", error=str(exc))
         raise
-    after = fingerprints(engine)
     result = SweepResult(run_id=run_id, sync=report)
     for key in sorted(set(before) | set(after), key=str):
         if before.get(key) == after.get(key):
@@ -229,13 +230,14 @@ def sweep_summary(run: SweepView | None, *, now: datetime) -> str:
     if run.status == "running":
         return f"A full sweep has been running since {when}."
     missed = run.missed
+    warned = "".join(f" Warning: {warning}" for warning in run.warnings)
     if missed == 0:
-        return f"The last full sweep ({when}) found nothing the incremental syncs had missed."
+        return f"The last full sweep ({when}) found nothing the incremental syncs had missed.{warned}"
     named = f" ({', '.join(run.examples[:3])})" if run.examples else ""
     return (
         f"The last full sweep ({when}) found {missed} record(s) the incremental syncs had missed: "
         f"{run.missed_cw} in ConnectWise, {run.missed_qbo} in QuickBooks{named}. Tally's copy is now complete; if "
-        "this repeats, ConnectWise may not move lastUpdated when payments change (`tally doctor` checks)."
+        f"this repeats, ConnectWise may not move lastUpdated when payments change (`tally doctor` checks).{warned}"
     )
 
 

@@ -127,6 +127,7 @@ def action_json(row: Action) -> dict[str, Any]:
         "result": row.result,
         "version": row.version,
         "replaced_by": row.replaced_by,
+        "undoes": row.undoes_action_id,  # undo (issue 13): the fix this action reverses, else null
     }
 
 

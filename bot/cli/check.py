@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import Engine, make_url
 
@@ -63,6 +64,9 @@ def check(
                 result = run_check(
                     engine, settings, cw=both.cw, qbo=both.qbo, actor=settings.operator, full=full, progress=progress
                 )
+    for part in result.sync.streams.values() if result.sync else ():
+        for warning in part.warnings:  # e.g. no invoice carried status.isClosed: say so loudly, also under --json
+            err.print(f"[yellow]Warning:[/] {escape(warning)}")
     if as_json:
         typer.echo(dumps(result))
     else:
@@ -243,6 +247,7 @@ def _detail_lines(view: DocumentView) -> list[str]:
         f"  QuickBooks payment {k.payment_id} line {k.line_no}: {k.txn_type} {k.txn_id}, {money(k.amount)}"
         for k in view.qbo_links
     ]
+    lines += [f"  {line}" for line in view.carried]
     return lines
 
 
@@ -271,6 +276,7 @@ def explain_json(view: DocumentView, actions: dict[str, Action]) -> dict[str, An
             for k in view.qbo_links
         ],
         "findings": [{**finding_json(row, actions.get(row.key)), "status": row.status} for row in view.findings],
+        "carried_back": list(view.carried),
     }
 
 

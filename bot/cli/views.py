@@ -31,10 +31,10 @@ def status(as_json: JsonOption = False) -> None:
         print_json({**overview_json(view), "quickbooks": {"state": health.state.value, "sentence": health.sentence}})
         return
     delivery = delivery_line(engine, settings.channel)
+    engine.dispose()
     message = status_message(
         view, health, cw_configured=cw_configured(settings), channel=settings.channel, now=utcnow(), delivery=delivery
     )
-
     console.print(render(message, title="Tally status"))
 
 
@@ -124,4 +124,6 @@ def digest(
         assert settings.channel is not None  # post_digest refuses without one
         err.print(f"The digest was not posted. {Refusal(settings.channel, code, now).sentence()}")
         raise typer.Exit(EXIT_API) from None
+    finally:
+        engine.dispose()
     typer.echo(f"Posted the digest to {settings.channel} ({len(posted)} messages)." if posted else "Already posting.")

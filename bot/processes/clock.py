@@ -101,10 +101,13 @@ def register_jobs(
     )
     notifier = Notifier(settings, engine, client)
     settle_every = settings.settle_every.total_seconds()
+
+    def settle_and_redraw() -> None:
+        settle_writes(engine, factory, redraw=notifier.refresh_action, restated=notifier.redraw_restated)
+        notifier.redraw_owed()  # alerts Slack refused to redraw (issue 8 §7c): shown well within a check interval
+
     scheduler.add_job(
-        functools.partial(
-            settle_writes, engine, factory, redraw=notifier.refresh_action, restated=notifier.redraw_restated
-        ),
+        settle_and_redraw,
         IntervalTrigger(seconds=settle_every),
         id=SETTLE_JOB,
         name="settle unsure writes",

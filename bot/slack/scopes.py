@@ -12,6 +12,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.update": ("chat:write",),  # an alert as its fix is approved, done or failed; progress
     "chat.postEphemeral": ("chat:write",),  # "you may not approve" and other private answers
     "views.open": (),  # the reject modal: needs a trigger_id, no scope
+    "views.publish": (),  # the Home tab: no scope (the app_home_opened event needs the Home tab on)
     "usergroups.users.list": ("usergroups:read",),  # TALLY_APPROVER_GROUP
     "conversations.info": ("channels:read", "groups:read"),  # doctor: is the bot in the (public / private) channel
     "users.info": ("users:read",),  # open reading: a guest is not a full member (TALLY_OPEN_READING)

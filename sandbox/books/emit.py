@@ -131,7 +131,8 @@ class Emission:
                 tax = source.tax if source.qbo_tax is None else source.qbo_tax
                 customer = source.qbo_customer or source.company
                 items = _ITEMS[source.apply_to]
-                yield self._sales_form(source.number, customer, source, tax, source.qbo_total, at, items)
+                number = source.qbo_number or source.number
+                yield self._sales_form(number, customer, source, tax, source.qbo_total, at, items)
             else:
                 yield self._sales_form(
                     source.number, source.customer, source, source.tax, source.total, at, (_SERVICES,)

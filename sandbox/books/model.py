@@ -75,6 +75,7 @@ class Doc:
     mirror_at: datetime | None = None  # None: no QBO mirror
     qbo_customer: Company | None = None  # None: the mapped customer
     qbo_tax: Decimal | None = None  # None: equal to ``tax``
+    qbo_number: str | None = None  # None: the mirror carries CW's number
     allocs: list[Alloc] = field(default_factory=list)  # payments and credits applied to this invoice
     credit_of: Doc | None = None  # for a credit memo: the invoice it was raised against
     touched: bool = False

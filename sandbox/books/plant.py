@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sandbox.books.model import ZERO, Company, Doc, Ledger, Payment, QboDoc, at_time, cents, detach
-from sandbox.books.truth import Finding, finding_key
+from sandbox.books.truth import Finding, NotFinding, finding_key
 
 
 class PlantError(ValueError):
@@ -28,6 +28,7 @@ class Planter:
         self.rng = rng
         self.ledger = ledger
         self.findings: list[Finding] = []
+        self.not_findings: list[NotFinding] = []  # look-alikes a correct engine must not report on their own
         mirrored = [d for d in ledger.docs if d.mirror_at is not None and not d.touched]
         self.unpaid = [d for d in mirrored if not d.is_cm and not d.allocs and d.total >= 50]
         self.paid = [d for d in mirrored if not d.is_cm and _paid_alone(d)]
@@ -50,11 +51,19 @@ class Planter:
         raise PlantError(f"not enough candidate documents to plant another {kind}")
 
     def record(
-        self, kind: str, numbers: tuple[str, ...], company: Company, amount: Decimal, note: str, *, key: str = ""
+        self,
+        kind: str,
+        numbers: tuple[str, ...],
+        company: Company,
+        amount: Decimal,
+        note: str,
+        *,
+        key: str = "",
+        fix: str = "",
     ) -> None:
         """Record the finding a planted case must produce (keyed by ``numbers`` unless ``key`` is given)."""
         key = key or finding_key(kind, *numbers)
-        self.findings.append(Finding(kind, key, numbers, company.account, amount, note))
+        self.findings.append(Finding(kind, key, numbers, company.account, amount, note, fix))
 
     def next_hand_number(self) -> str:
         """Return a number someone typed in QBO: QBO's own 4-digit sequence, far from CW's 5-digit one."""

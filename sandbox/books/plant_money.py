@@ -16,6 +16,7 @@ from sandbox.books.plant import (
     invoice_missing,
     orphan,
 )
+from sandbox.books.plant_fixes import SITUATIONS, STEPS
 from sandbox.books.truth import KINDS, Finding, finding_key
 
 
@@ -104,13 +105,15 @@ def _steps(counts: dict[str, int]) -> list[Callable[[Planter], None]]:
     steps += [payment_only_in_cw] * n("payment_only_in_cw", 0)
     steps += [partial(credit_not_applied, missing_side="qbo")] * n("credit_not_applied_in_qbo", 0)
     steps += [partial(credit_not_applied, missing_side="cw")] * n("credit_not_applied_in_cw", 0)
-    steps += [balance_mismatch] * n("balance_mismatch", 0)  # last: it needs a customer nothing else touched
+    steps += [balance_mismatch] * n("balance_mismatch", 0)  # it needs a customer nothing else touched
+    for situation in SITUATIONS:  # after every kind: the earlier cases' documents stay as they were
+        steps += [STEPS[situation]] * n(situation, 0)
     return steps
 
 
 def plant(p: Planter, counts: dict[str, int]) -> list[Finding]:
     """Plant ``counts`` cases per kind and return the findings they must produce."""
-    unknown = set(counts) - set(KINDS)
+    unknown = set(counts) - set(KINDS) - set(SITUATIONS)
     if unknown:
         raise PlantError(f"unknown finding kinds: {', '.join(sorted(unknown))}")
     if any(v < 0 for v in counts.values()):

@@ -42,10 +42,11 @@ class Finding:
     customer: str  # CW accountNumber
     amount: Decimal  # money at stake
     note: str
+    fix: str = ""  # the fix a bookkeeper expects, where it matters: "none: <why>" or "<kind> <amount>"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the manifest JSON form."""
-        return {
+        found = {
             "kind": self.kind,
             "key": self.key,
             "documents": list(self.documents),
@@ -53,13 +54,14 @@ class Finding:
             "amount": str(self.amount),
             "note": self.note,
         }
+        return found | ({"fix": self.fix} if self.fix else {})
 
 
 @dataclass(frozen=True, slots=True)
 class NotFinding:
     """Something that looks odd but that a correct engine must not report."""
 
-    reason: str  # in_grace | open_in_cw | rounding | payment_rounding
+    reason: str  # in_grace | open_in_cw | rounding | payment_rounding | look_alike
     documents: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:

@@ -96,7 +96,10 @@ def execute(
     except Exception as exc:
         if _nothing_ran(exc):
             sentence = exc.sentence if isinstance(exc, TallyAPIError) else str(exc)
-            return fail(engine, action_id, f"{sentence} Nothing was written.", actor=actor, ledger_id=entry.id)
+            refused = isinstance(exc, ValidationError | NotFoundError)  # on its merits: the same write fails again
+            return fail(
+                engine, action_id, f"{sentence} Nothing was written.", actor=actor, ledger_id=entry.id, refused=refused
+            )
         return _unsure(engine, entry, exc, window=window, cw=cw, qbo=qbo, actor=actor)
     after_remote_write()
     return succeed(engine, entry.id, written, actor=actor)

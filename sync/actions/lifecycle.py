@@ -279,14 +279,27 @@ def succeed(engine: Engine, ledger_id: int, written: Written, *, actor: str) -> 
         return load(session, entry.action_id)
 
 
-def fail(engine: Engine, action_id: int, sentence: str, *, actor: str, ledger_id: int | None = None) -> Action:
-    """Mark an executing or unsure action failed (and its pending ledger row, if any) with the sentence saying why."""
+def fail(
+    engine: Engine,
+    action_id: int,
+    sentence: str,
+    *,
+    actor: str,
+    ledger_id: int | None = None,
+    refused: bool = False,
+) -> Action:
+    """Mark an executing or unsure action failed (and its pending ledger row, if any) with the sentence saying why.
+
+    ``refused``: the target turned the write down on its merits (a validation error, a document gone), so the same
+    write would be turned down again: its ledger row says ``refused`` and the fix is not proposed again unchanged.
+    Otherwise (throttled, disconnected, settled as not written) the same fix may simply be approved again.
+    """
     with session_scope(engine, write_lock=True) as session:
         if ledger_id is not None:
             session.connection().execute(
                 update(LedgerEntry)
                 .where(col(LedgerEntry.id) == ledger_id, col(LedgerEntry.status) == "pending")
-                .values(status="failed", settled_at=utcnow())
+                .values(status="refused" if refused else "failed", settled_at=utcnow())
             )
         if transition(session, action_id, source=("executing", "unsure"), target="failed", result=sentence):
             audit.record(session, actor=actor, verb="action.failed", subject=subject(action_id), detail=sentence)

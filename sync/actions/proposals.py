@@ -21,7 +21,7 @@ from sync import audit
 from sync.actions.approving import planned_on, restates
 from sync.actions.lifecycle import LIVE, Written, subject, transition
 from sync.actions.policy import approvals_needed, auto_approves
-from sync.models import Action, Approval, FindingRecord, utcnow
+from sync.models import Action, Approval, FindingRecord, LedgerEntry, utcnow
 from sync.people import POLICY
 from sync.reconcile.text import money
 from sync.settings import FIX_KINDS, Settings
@@ -70,14 +70,26 @@ _DAY_CHOSEN = ("date",)  # what Tally fills in from the day it proposes: not a c
 
 
 def spent_action(session: Session, finding_key: str, params: Params) -> Action | None:
-    """The finding's latest action if it failed or was superseded with these same params (rule: not proposed again
-    unchanged at every check; it comes back only once the books changed so that it is right)."""
+    """The finding's latest action if it was superseded, or refused by the target, with these same params.
+
+    Such a fix is not proposed again unchanged at every check; it comes back once the books changed so that it is
+    right. A fix that failed without being judged (throttled, disconnected, its lost write settled as not written)
+    was right and simply did not happen: it is proposed again at once.
+    """
     statement = select(Action).where(col(Action.finding_key) == finding_key).order_by(col(Action.id).desc())
     latest = session.execute(statement.limit(1)).scalars().first()
     if latest is None or latest.status not in SPENT:
         return None
+    if latest.status == "failed" and not _refused(session, latest):
+        return None
     same = {k: v for k, v in params_of(latest).items() if k not in _DAY_CHOSEN}
     return latest if same == {k: v for k, v in params.items() if k not in _DAY_CHOSEN} else None
+
+
+def _refused(session: Session, action: Action) -> bool:
+    """Whether the target turned this action's write down on its merits (its ledger row says ``refused``)."""
+    statement = select(LedgerEntry.status).where(col(LedgerEntry.action_id) == action.id)
+    return "refused" in set(session.execute(statement).scalars())
 
 
 def plan(finding: FindingRecord, *, today: date) -> Params:
@@ -131,6 +143,9 @@ def report(kind: str, params: Params, remote_id: str, balance_before: Decimal | 
             f"(payment id {remote_id})."
         )
         ids = {"cw_invoice_id": params["cw_invoice_id"], "cw_payment_id": remote_id}
+        if params.get("qbo_payment_ids"):  # traceability: which QuickBooks payment(s) this carries back
+            ids["qbo_payment_ids"] = params["qbo_payment_ids"]
+            result = f"{result[:-2]}, carrying back QuickBooks payment {params['qbo_payment_ids']})."
     elif kind == "apply_credit_memo":
         result = (
             f"Applied {money(amount)} of credit memo {params['credit_memo']} to invoice {params['invoice']} in "

@@ -131,8 +131,11 @@ def _settle_one(
         outcome.waiting.append(entry.action_id)
     else:
         sentence = f"{action.description} was not written: Tally lost the answer, waited until the write could "
-        sentence += "no longer land, looked, and found nothing. It is safe to approve again when the next check "
-        sentence += "proposes it."
+        sentence += "no longer land, looked, and found nothing. "
+        if is_undo(action.kind):  # an undo is never proposed by a check: a person asks for it again
+            sentence += f"Ask for the undo of fix #{params_of(action)['fix_id']} again if it is still wanted."
+        else:
+            sentence += "It is safe to approve again when the next check proposes it."
         fail(engine, entry.action_id, sentence, actor=actor, ledger_id=entry.id)
         outcome.not_written.append(entry.action_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -54,6 +55,28 @@ def run_sync(
     ``all_rows`` reads the credit rows of every invoice with credit whose rows are not cached, agreeing or not (the
     nightly sweep: it sees what totals cannot, such as two memos swapped between two invoices).
     """
+    with SYNC_LOCK:
+        return _run_sync(
+            engine, cw, qbo, full=full, lookback=lookback, progress=progress, all_rows=all_rows, cw_workers=cw_workers
+        )
+
+
+# One sync at a time per process: the clock's check and its nightly sweep share the cache, and a sweep holds this
+# across its two reads so a check's changes landing between them are not counted as missed (re-entrant for it).
+SYNC_LOCK = threading.RLock()
+
+
+def _run_sync(
+    engine: Engine,
+    cw: ConnectWiseClient,
+    qbo: QuickBooksClient,
+    *,
+    full: bool,
+    lookback: timedelta,
+    progress: Progress,
+    all_rows: bool,
+    cw_workers: int,
+) -> SyncReport:
     report = SyncReport(full=full)
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="sync") as pool:
         jobs: dict[str, Future[StreamReport]] = {
@@ -101,4 +124,4 @@ def _credit_rows(engine: Engine, cw: ConnectWiseClient, *, changed: bool, all_ro
     return calls
 
 
-__all__ = ["LOOKBACK", "SyncReport", "run_sync"]
+__all__ = ["LOOKBACK", "SYNC_LOCK", "SyncReport", "run_sync"]

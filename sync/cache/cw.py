@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
+from sync.cache.gone import remember_cw
 from sync.cache.rows import cw_company_row, cw_invoice_row, cw_payment_row
 from sync.cache.store import (
     Progress,
@@ -79,6 +80,7 @@ def sync_cw_invoices(
     with session_scope(engine, write_lock=True) as session:
         stale = _gone_invoices(session, cw, seen, full=since is None, report=report)
         if stale:
+            remember_cw(session, stale)
             session.execute(delete(CWPayment).where(CWPayment.invoice_id.in_(stale)))  # type: ignore[attr-defined]
             report.deleted += delete_ids(session, CWInvoice, stale)
         if newest is not None:

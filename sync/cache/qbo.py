@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from sync.cache.cw import chunks
+from sync.cache.gone import remember_qbo
 from sync.cache.rows import qbo_customer_row, qbo_document_row, qbo_link_rows, qbo_payment_row
 from sync.cache.store import (
     Progress,
@@ -159,6 +160,7 @@ def _document_versions(session: Any, entity: str, ids: list[str]) -> dict[Any, A
 def _delete(session: Any, entity: Entity, ids: set[Any]) -> int:
     if not ids:
         return 0
+    remember_qbo(session, entity.name, ids)
     if entity.model is QBOPayment:
         delete_ids(session, QBOPaymentLink, ids, key="payment_id")
     if entity.model is QBODocument:

@@ -16,6 +16,7 @@ The Slack checks live with the Slack app (``bot/slack/doctor.py``) and are passe
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from sync.config_check import problems
@@ -39,6 +40,7 @@ __all__ = [
     "check_settings",
     "run_doctor",
 ]
+log = logging.getLogger(__name__)
 SETTINGS_NEEDS = ("settings", "cw", "qbo", "slack")  # what every process needs (Slack's mode is checked with Slack)
 
 
@@ -53,21 +55,37 @@ def check_settings() -> list[Check]:
     return section.checks
 
 
+def guarded(system: str, checker: Checker) -> list[Check]:
+    """Run one system's checks; a check that crashes is itself a failure, never a traceback for the person."""
+    try:
+        return checker()
+    except Exception as exc:  # the doctor reports; it must not stop half-way
+        log.debug("doctor: the %s checks stopped", system, exc_info=True)
+        section = Section(system)
+        section.fail(
+            f"{system.lower()}.crashed",
+            f"{system} checks",
+            f"The checks stopped on {type(exc).__name__}: {exc}",
+            "Fix what the sentence names and re-run doctor; if it persists, report it with the log above.",
+        )
+        return section.checks
+
+
 def run_doctor(settings: Settings, extra: Sequence[Checker] = ()) -> Report:
     """Run every check: the database, ConnectWise, QuickBooks, then ``extra`` (Slack), in that order."""
     engine = make_engine(settings.database_url)
     try:
-        checks = check_database(engine)
+        checks = guarded("Database", lambda: check_database(engine))
         migrated = all(check.status is Status.PASS for check in checks)
-        checks += check_connectwise(settings)
+        checks += guarded("ConnectWise", lambda: check_connectwise(settings))
         if migrated:
-            checks += check_quickbooks(settings, engine)
+            checks += guarded("QuickBooks", lambda: check_quickbooks(settings, engine))
         else:
             section = Section("QuickBooks")
             section.skip((("qbo.token", "Connected, token healthy"), *QBO_CHECKS), "the database is not migrated.")
             checks += section.checks
-        for checker in extra:
-            checks += checker()
+        for index, checker in enumerate(extra):
+            checks += guarded(f"extra {index + 1}", checker)
     finally:
         engine.dispose()
     return Report(checks=checks, at=utcnow())

@@ -260,7 +260,9 @@ def _payments(section: Section, client: ConnectWiseClient, invoices: Sequence[Ma
         section.warn(
             "cw.payments_touch",
             touch,
-            f"Invoices {', '.join(later)} have a payment newer than the invoice's own lastUpdated: this ConnectWise "
+            f"{'Invoice' if len(later) == 1 else 'Invoices'} {', '.join(later)} "
+            f"{'has' if len(later) == 1 else 'have'} a payment newer than the invoice's own lastUpdated:"
+            " this ConnectWise "
             "does not mark an invoice changed when a payment is recorded, so incremental syncs miss such payments.",
             "Keep the full sweep on (TALLY_SWEEP_AT, nightly by default): it re-reads everything and counts what "
             "the incremental syncs missed (shown in `tally status` and the digest).",

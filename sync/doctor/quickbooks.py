@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from sync.clients.errors import NotConfiguredError, TallyAPIError
 from sync.clients.quickbooks import QuickBooksClient
+from sync.crypto import SecretKeyError
 from sync.doctor.model import Check, Section
 from sync.models import utcnow
 from sync.qbo_auth import QBOAuth
@@ -47,7 +48,13 @@ def check_quickbooks(settings: Settings, engine: Engine, *, now: datetime | None
     """Every QuickBooks check, in order."""
     section = Section(SYSTEM)
     moment = now or utcnow()
-    auth = QBOAuth(settings, engine)
+    try:
+        auth = QBOAuth(settings, engine)
+    except SecretKeyError as exc:
+        section.fail("qbo.token", "Connected, token healthy", str(exc), "Fix TALLY_SECRET_KEY, then re-run doctor.")
+        section.skip(DEPENDENT, "the stored tokens cannot be read without TALLY_SECRET_KEY.")
+        _webhooks(section, settings)
+        return section.checks
     try:
         if not _token(section, auth, moment):
             section.skip(DEPENDENT, "QuickBooks is not connected.")

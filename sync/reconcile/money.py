@@ -38,6 +38,7 @@ class Applied:
     cash: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     credit: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
     last_paid: dict[str, date] = field(default_factory=dict)
+    payers: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # invoice -> QBO payment ids
 
 
 def intended_credits(pairs: list[tuple[CwDoc, QboDoc]], cw_credits: tuple[CwCredit, ...]) -> dict[str, set[str]]:
@@ -73,6 +74,8 @@ def qbo_applications(payments: tuple[QboPayment, ...], intended: dict[str, set[s
         _allot_credit(applied, invoices, memos, intended)
         for part in invoices:
             applied.cash[part.id] += part.amount
+            if part.amount > 0 and payment.id not in applied.payers[part.id]:
+                applied.payers[part.id].append(payment.id)
             if payment.date is not None and part.amount:
                 previous = applied.last_paid.get(part.id)
                 applied.last_paid[part.id] = max(previous, payment.date) if previous else payment.date
@@ -123,6 +126,8 @@ def payment_findings(books: Books, pairs: list[tuple[CwDoc, QboDoc]], applied: A
             params = {"cw_invoice_id": str(doc.id), "number": doc.number, "amount": str(diff)}
             if paid_on is not None:
                 params["date"] = paid_on.isoformat()
+            if applied.payers.get(mirror.id):  # traceability: the QuickBooks payments behind the backflow
+                params["qbo_payment_ids"] = ",".join(sorted(applied.payers[mirror.id]))
             sentence = (
                 f"QuickBooks shows {money(qbo_cash)} paid on invoice {doc.number} but ConnectWise records "
                 f"{money(doc.payments)}: {money(diff)} was never carried back to ConnectWise."

@@ -320,3 +320,38 @@ def test_history_links_the_undo_and_the_fix_and_the_digest_counts_undos(engine: 
     text = json.dumps(activity_blocks(digest))
     assert "Fixes undone: 1 ($1,234.50)" in text
     assert "Payments carried back to ConnectWise: 1 ($1,234.50)" in text
+
+
+def test_slash_explain_names_the_fix_and_the_undo_that_reversed_it(world: World) -> None:
+    fix = _executed_backflow(world)
+    number = json.loads(fix.params)["number"]
+    world.driver.command(f"undo {fix.id}", user="U0BEN")
+    (undo,) = world.wait(lambda: world.actions(undoes_action_id=fix.id))
+    world.driver.command(f"explain {number}", user="U0BEN")
+    shown = world.wait(lambda: [m for m in world.slack.ephemerals("U0BEN") if "side by side" in text_of(m)])
+    text = text_of(shown[-1])
+    assert f"Fix #{fix.id} (succeeded)" in text
+    assert f"Undo #{undo.id} of fix #{fix.id} (proposed)" in text
+
+
+def test_an_undo_of_a_mirrored_credit_memo_whose_credit_was_used_is_superseded(engine: Engine, books: Books) -> None:
+    running, findings, cw, qbo = books
+    fix_id = approved(engine, first(findings, "mirror_credit_memo"))
+    fix = execute(engine, fix_id, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE)
+    assert fix.status == "succeeded", fix.result
+    undo_id = undo_of(engine, fix_id)
+    approve_all_needed(engine, undo_id)
+    company = running.qbo.service.store.company(running.app.realm_id)  # type: ignore[attr-defined]
+    memo = company.row("CreditMemo", fix.remote_id)
+    invoice = next(row for row in company.rows["Invoice"].values() if row.get("DocNumber") == "1037")
+    lines = [
+        {"Amount": Decimal("20.00"), "LinkedTxn": [{"TxnId": invoice["Id"], "TxnType": "Invoice"}]},
+        {"Amount": Decimal("20.00"), "LinkedTxn": [{"TxnId": memo["Id"], "TxnType": "CreditMemo"}]},
+    ]
+    company.create("Payment", {"CustomerRef": memo["CustomerRef"], "TotalAmt": Decimal(0), "Line": lines})
+    before = state(running)
+    done = execute(engine, undo_id, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE)
+    assert done.status == "superseded"
+    assert "$20.00 of its credit has been applied" in (done.result or "")
+    assert state(running) == before
+    assert ledger_rows(engine, undo_id) == 0

@@ -15,7 +15,7 @@ from sandbox.cli import RunningSandbox
 from sync.actions import execute, offer_undo, settle
 from sync.clients.connectwise import ConnectWiseClient
 from sync.clients.quickbooks import QuickBooksClient
-from sync.models import LedgerEntry
+from sync.models import LedgerEntry, utcnow
 from sync.reconcile import Finding
 from tests.e2e.test_undo import approve_all_needed, ledger_rows, state, undo_of
 from tests.faults.books import fault, short_clients
@@ -131,3 +131,26 @@ def test_a_quickbooks_mirror_whose_first_answer_was_lost_is_still_offered_for_un
     approve_all_needed(engine, undo_id)
     assert execute(engine, undo_id, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE).status == "succeeded"
     assert state(running) == before
+
+
+def test_a_reverse_write_that_never_landed_is_called_unwritten_only_after_it_could_no_longer_land(
+    engine: Engine, books: Books
+) -> None:
+    running, _findings, cw, qbo = books
+    fix_id, undo_id = executed_with_undo(engine, books, "backflow_payment")
+    after_fix = state(running)
+    fault(running.cw.url, fail_next={"count": 6, "status": 503, "match": r"^DELETE .*/payments/\d+$"})
+    undo = execute(engine, undo_id, cw=cw, qbo=qbo, actor="U1", tolerance=TOLERANCE)
+    assert undo.status == "unsure"  # a 503 may come after ConnectWise deleted the row: look, never guess
+    assert settle(engine, cw=cw, qbo=qbo).waiting == [undo_id]
+    late = utcnow() + cw.write_window
+    assert settle(engine, cw=cw, qbo=qbo, now=late).not_written == [undo_id]
+    failed = status_of(engine, undo_id)
+    assert failed.status == "failed"
+    assert (failed.result or "").endswith(f"Ask for the undo of fix #{fix_id} again if it is still wanted.")
+    assert state(running) == after_fix  # the payment Tally recorded is still there, once
+    fault(running.cw.url, fail_next=0)
+    again = offer_undo(engine, fix_id, settings=settings(), actor="U2")  # a failed undo may be asked for again
+    assert again.created
+    assert again.action is not None
+    assert again.action.id != undo_id

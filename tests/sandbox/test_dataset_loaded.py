@@ -215,6 +215,10 @@ def test_the_not_findings_are_what_they_claim(loaded: Reckoning) -> None:
     for item in loaded.books.manifest.not_findings:
         (number,) = item.documents
         reasons[item.reason] += 1
+        if item.reason == "look_alike":  # QuickBooks' copy of a CW invoice, under a number typed differently
+            assert number not in loaded.cw
+            assert loaded.only(number)["entity"] == "Invoice"
+            continue
         doc = loaded.cw[number]
         if item.reason == "in_grace":
             assert doc["status"]["isClosed"]

@@ -7,7 +7,10 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from bot.cli import app
+from sandbox.cli import start_sandbox
 from sandbox.switches import CW_SWITCHES, QBO_SWITCHES, parse_assignments
 from tests.sandbox.cw_fixtures import CW, cw, seed_company, seed_invoice
 from tests.sandbox.qbo_fixtures import QBO, admin, running_qbo
@@ -140,3 +143,22 @@ def test_command_line_assignments() -> None:
     assert parse_assignments(["qbo_custom_txn_numbers=false"], QBO_SWITCHES) == {"qbo_custom_txn_numbers": False}
     with pytest.raises(ValueError, match="name=value"):
         parse_assignments(["cw_nothing=1"], CW_SWITCHES)
+
+
+def test_serve_refuses_an_unknown_switch_with_a_sentence() -> None:
+    result = CliRunner().invoke(
+        app, ["sandbox", "serve", "--cw-port", "0", "--qbo-port", "0", "--slack-port", "0", "--cw-switch", "cw_nope=1"]
+    )
+    assert result.exit_code == 2
+    assert "cw_nope=1" in result.output
+
+
+def test_switches_given_at_start_apply_once_the_books_are_loaded() -> None:
+    running = start_sandbox(
+        dataset="empty", cw_switch={"cw_closed_flag": "null"}, qbo_switch={"qbo_custom_txn_numbers": False}
+    )
+    try:
+        assert httpx.get(f"{running.cw.url}/_sandbox/switches").json()["cw_closed_flag"] == "null"
+        assert httpx.get(f"{running.qbo.url}/_sandbox/switches").json()["qbo_custom_txn_numbers"] is False
+    finally:
+        running.stop()

@@ -107,3 +107,8 @@ def test_sweep_due_once_a_day_after_its_local_time() -> None:
 
 def test_summary_without_any_sweep() -> None:
     assert "No full sweep has run yet" in sweep_summary(None, now=utcnow())
+
+
+def test_the_summary_carries_the_sweeps_warnings() -> None:
+    run = SweepView(utcnow(), utcnow(), "done", 0, 0, warnings=("ConnectWise sent none of the 3 invoices read",))
+    assert "Warning: ConnectWise sent none of the 3 invoices read" in sweep_summary(run, now=utcnow())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.slack.blocks.common import (
     MAX_BLOCKS,
@@ -44,8 +44,11 @@ def _qbo_side(doc: QBODocument) -> str:
     )
 
 
-def explain_message(view: DocumentView) -> Message:
-    """One invoice or credit memo in both systems, side by side, and what Tally thinks of it."""
+def explain_message(view: DocumentView, fixes: Mapping[str, Sequence[Action]] | None = None) -> Message:
+    """One invoice or credit memo in both systems, side by side, and what Tally thinks of it.
+
+    ``fixes``: per finding key, the fixes to name under it (a fix and the undo that reversed it, in order).
+    """
     sides = [_cw_side(view.cw), *(_qbo_side(doc) for doc in view.qbo[:9])] if view.qbo else [_cw_side(view.cw)]
     if not view.qbo:
         sides.append("*QuickBooks*\nnot there")
@@ -54,7 +57,12 @@ def explain_message(view: DocumentView) -> Message:
         f"QuickBooks payment {link.payment_id} line {link.line_no}: {link.txn_type} {link.txn_id}, {money(link.amount)}"
         for link in view.qbo_links
     ]
-    verdicts = [f"*{title(row.kind)}* ({row.status}): {escape(row.explanation)}" for row in view.findings]
+    lines += [escape(line) for line in view.carried]
+    verdicts = [
+        f"*{title(row.kind)}* ({row.status}): {escape(row.explanation)}"
+        + "".join(f"\n{_fix_line(action)}" for action in (fixes or {}).get(row.key, ()))
+        for row in view.findings
+    ]
     blocks: list[Block] = [header(f"{view.number}: ConnectWise and QuickBooks side by side"), fields(*sides)]
     if lines:
         blocks.append(context(*lines[:10]))
@@ -62,6 +70,11 @@ def explain_message(view: DocumentView) -> Message:
     text = f"{view.number}: " + ("; ".join(f"{r.kind} ({r.status})" for r in view.findings) or "nothing wrong")
     blocks.append(context("As of the last sync."))
     return Message(text=text[:3000], blocks=blocks)
+
+
+def _fix_line(action: Action) -> str:
+    name = f"Undo #{action.id} of fix #{action.undoes_action_id}" if action.undoes_action_id else f"Fix #{action.id}"
+    return f"• {name} ({action.status}): {escape(action.description)}"
 
 
 def _ar_line(line: CustomerAR) -> str:

@@ -30,11 +30,12 @@ from bot.slack.progress import SlackProgress
 from bot.slack.roles import NEEDS, REFUSALS, Need
 from sync import audit
 from sync.actions import ActionNotFoundError, list_actions, offer_undo
+from sync.checks import latest_actions
 from sync.db import session_scope
 from sync.delivery import delivery_line, refusal
 from sync.explain import explain_document
 from sync.mapping import unmapped
-from sync.models import utcnow
+from sync.models import Action, utcnow
 from sync.qbo_auth.links import ConnectLinks
 from sync.reports import open_ar, overview
 
@@ -189,7 +190,13 @@ def explain_number(asked: Asked, arg: str | None) -> None:
             f"(`{command} check` reads both systems now)."
         )
         return
-    asked.reply(explain_message(view))
+    with session_scope(asked.tally.engine) as session:
+        latest = latest_actions(session, [row.key for row in view.findings])
+        fixes: dict[str, list[Action]] = {}
+        for key, action in latest.items():
+            fix = session.get(Action, action.undoes_action_id) if action.undoes_action_id else None
+            fixes[key] = [fix, action] if fix is not None else [action]  # an undo is named with its fix
+    asked.reply(explain_message(view, fixes))
 
 
 def ar(asked: Asked, arg: str | None) -> None:

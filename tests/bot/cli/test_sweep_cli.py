@@ -49,3 +49,30 @@ def test_sweep_reports_a_missed_payment_in_status_and_the_digest(tmp_path: Path)
     text = json.dumps([block for block in health_blocks(digest)])
     assert ":warning: Full sweep: The last full sweep" in text
     assert "1 in ConnectWise" in text
+
+
+def test_check_stops_with_a_sentence_when_a_page_loses_a_row(tmp_path: Path) -> None:
+    with sandbox("empty") as running:
+        env = {**running.env(), "DATABASE_URL": f"sqlite:///{tmp_path / 'tally.db'}", "COLUMNS": "200"}
+        seed(running)
+        httpx.post(f"{running.cw.url}/_sandbox/switches", json={"cw_drop_row": 1})
+        result = CliRunner().invoke(app, ["check"], env=env)
+        findings = CliRunner().invoke(app, ["findings", "--json"], env=env)
+    assert result.exit_code == 3, result.output
+    drawn = " ".join(result.output.split())
+    assert "ConnectWise counts 2 invoices but sent only 1" in drawn
+    assert "nothing was deleted or reconciled" in drawn
+    assert findings.exit_code == 0, findings.output
+    # Nothing was reconciled from the partial copy (reconciled, the hour-old INV-7 would lack its QBO mirror).
+    assert json.loads(findings.output)["findings"] == []
+
+
+def test_check_warns_loudly_when_no_invoice_carries_the_closed_flag(tmp_path: Path) -> None:
+    with sandbox("empty") as running:
+        env = {**running.env(), "DATABASE_URL": f"sqlite:///{tmp_path / 'tally.db'}", "COLUMNS": "200"}
+        seed(running)
+        httpx.post(f"{running.cw.url}/_sandbox/switches", json={"cw_closed_flag": "missing"})
+        result = CliRunner().invoke(app, ["check", "--json"], env=env)
+    drawn = " ".join(result.output.split())
+    assert "Warning: ConnectWise sent none of the 2 invoices read with a closed flag" in drawn
+    assert "TALLY_CW_CLOSED_STATUSES" in drawn

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from sync.actions import approvals_needed, approver_check, auto_approves
 from sync.actions.executor import OPERATIONS
+from sync.actions.undo import UNDO_KINDS, UNDO_OF
 from sync.settings import FIX_KINDS
 from tests.sync.actions.helpers import settings
 
@@ -55,5 +56,6 @@ def test_approver_check_accepts_configured_ids_and_extra_names() -> None:
     assert not check("cli:bob")
 
 
-def test_every_fix_kind_the_settings_accept_can_be_executed() -> None:
-    assert set(FIX_KINDS) == set(OPERATIONS)
+def test_every_fix_kind_the_settings_accept_can_be_executed_and_undone() -> None:
+    assert set(FIX_KINDS) | set(UNDO_KINDS) == set(OPERATIONS)
+    assert set(UNDO_OF) == set(FIX_KINDS)  # every kind of fix has its undo

@@ -21,10 +21,10 @@ from sandbox.cli import RunningSandbox
 from sandbox.slack import SlackService, SlackWorkspace
 from sandbox.switches import CW_SWITCHES, QBO_SWITCHES
 from sync.db import make_engine
-from sync.doctor import Check, Status, run_doctor
+from sync.doctor import Check, Section, Status, run_doctor
 from sync.doctor.connectwise import check_connectwise
 from sync.doctor.database import check_database
-from sync.doctor.quickbooks import check_quickbooks
+from sync.doctor.quickbooks import _preferences, check_quickbooks
 from sync.migrate import upgrade
 from sync.settings import Settings, load_settings
 from tests.sandboxes import cw_client, sandbox
@@ -276,3 +276,12 @@ def test_a_revoked_bot_token_fails_and_skips_the_rest(running: RunningSandbox, t
     assert checks["slack.token"].status is Status.FAIL
     assert "invalid_auth" in checks["slack.token"].detail
     assert checks["slack.channel"].status is Status.SKIP
+
+
+def test_automated_sales_tax_warns_and_a_missing_custom_numbers_flag_warns() -> None:
+    section = Section("QuickBooks")
+    _preferences(section, {"TaxPrefs": {"UsingSalesTax": True, "PartnerTaxEnabled": True}})
+    checks = by_key(section.checks)
+    assert checks["qbo.sales_tax"].status is Status.WARN
+    assert "tally explain" in (checks["qbo.sales_tax"].remedy or "")
+    assert checks["qbo.custom_numbers"].status is Status.WARN  # the preferences do not say: check by hand
