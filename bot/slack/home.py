@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from bot.slack.blocks.home import HomeData, home_view
+from bot.slack.blocks.home import MAX_FIXES, HomeData, home_view
+from bot.slack.listeners.binding import home_message_key, remember
 from bot.slack.listeners.reading import connection_health, cw_configured
 from bot.slack.middleware import Approvers
 from sync.actions.lifecycle import approvers_of
@@ -49,10 +50,17 @@ def home_data(settings: Settings, engine: Engine, approvers: Approvers, user: st
     )
 
 
+def _publish(settings: Settings, engine: Engine, client: WebClient, approvers: Approvers, user: str) -> None:
+    data = home_data(settings, engine, approvers, user)
+    with session_scope(engine, write_lock=True) as session:  # before it can be clicked: honoured for these only
+        remember(session, home_message_key(user), [w.action.id for w in data.mine[:MAX_FIXES]])
+    client.views_publish(user_id=user, view=home_view(data, now=utcnow()))
+
+
 def publish_home(settings: Settings, engine: Engine, client: WebClient, approvers: Approvers, user: str) -> None:
     """Publish ``user``'s Home tab and remember that they look at it."""
     now = utcnow()
-    client.views_publish(user_id=user, view=home_view(home_data(settings, engine, approvers, user), now=now))
+    _publish(settings, engine, client, approvers, user)
     with session_scope(engine, write_lock=True) as session:
         row = session.get(HomeViewer, user)
         if row is None:
@@ -69,11 +77,10 @@ def refresh_homes(settings: Settings, engine: Engine, client: WebClient) -> int:
     if not users:
         return 0
     approvers = Approvers(settings, engine, client)
-    now = utcnow()
     published = 0
     for user in users:
         try:
-            client.views_publish(user_id=user, view=home_view(home_data(settings, engine, approvers, user), now=now))
+            _publish(settings, engine, client, approvers, user)
             published += 1
         except SlackApiError as exc:  # the next check tries again
             log.warning("could not refresh the Home tab of %s: %s", user, exc.response.get("error"))

@@ -156,6 +156,38 @@ class SlackDriver:
         }
         return self._post(json.dumps(envelope), content_type="application/json")
 
+    def click_home(self, action_id: str, *, user: str = "U0ANA", value: str | None = None) -> httpx.Response:
+        """Click button ``action_id`` (with ``value``, if several) on ``user``'s Home tab as it looks now."""
+        view = self.store.home(user)
+        if view is None:
+            raise LookupError(f"{user} has no Home tab")
+        for index, block in enumerate(view.get("blocks") or []):
+            block_id = str(block.get("block_id") or f"sandbox-block-{index}")
+            candidates = block.get("elements", []) if block.get("type") == "actions" else [block.get("accessory")]
+            for button in candidates:
+                if not (isinstance(button, dict) and button.get("action_id") == action_id):
+                    continue
+                if value is not None and button.get("value") != value:
+                    continue
+                action = {
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "text": button.get("text"),
+                    "type": "button",
+                    "value": button.get("value"),
+                    "action_ts": f"{time.time():.6f}",
+                }
+                payload = {
+                    **self._identity(user),
+                    "type": "block_actions",
+                    "container": {"type": "view", "view_id": view["id"]},
+                    "trigger_id": self.store.issue_trigger(user),
+                    "view": view,
+                    "actions": [action],
+                }  # a Home tab click carries no channel, message or response_url
+                return self._post(urlencode({"payload": json.dumps(payload)}))
+        raise LookupError(f"no button {action_id!r} on {user}'s Home tab")
+
     def submit_view(
         self, view: dict[str, Any], values: dict[str, dict[str, str]], *, user: str | None = None
     ) -> httpx.Response:

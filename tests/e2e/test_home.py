@@ -66,3 +66,13 @@ def test_a_check_refreshes_an_opened_home_tab(world: World) -> None:
     assert refreshed is not None
     assert refreshed["hash"] != first["hash"]
     assert "not read yet" not in text_of(refreshed)
+
+
+def test_approving_from_the_home_tab_runs_the_fix(world: World) -> None:
+    world.check()
+    tab = home(world, APPROVER)
+    approve = next(b for b in buttons(tab) if b["action_id"] == "tally_approve")
+    answer = world.driver.click_home("tally_approve", user=APPROVER, value=approve["value"])
+    assert answer.status_code == 200
+    world.wait(lambda: world.action(int(approve["value"])).status == "succeeded", timeout=30)
+    world.wait(lambda: approve["value"] not in [b["value"] for b in buttons(world.slack.home(APPROVER) or {})])

@@ -208,7 +208,7 @@ def test_a_connectwise_credit_application_reaches_slack_through_its_callback(liv
     row = wait_for(lambda: finding_of(live, number), timeout=30, what="the credit application's alert")
     assert row.kind == "credit_not_applied_in_qbo"
     assert number in str(message(live, row)["text"])
-    assert check_count(live) > checks_before
+    wait_for(lambda: check_count(live) > checks_before, what="the callback's check to be recorded")
     wait_for(lambda: sources(live.engine)["cw"].checks >= 1, what="the callback's check to be counted")
 
 

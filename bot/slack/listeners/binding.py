@@ -4,7 +4,8 @@ Tally remembers which fixes each message it sends shows with buttons:
 
 - an alert: the actions linked to it (``Action.slack_channel`` / ``slack_ts``, set when it is posted or redrawn);
 - a summary ("Approve all N") and an ephemeral preview: ``shown_action`` rows, keyed ``<channel>:<ts>`` for the
-  summary and ``preview:<token>`` for the preview (its ts never reaches Tally; the token rides in its block ids).
+  summary and ``preview:<token>`` for the preview (its ts never reaches Tally; the token rides in its block ids);
+- a Home tab: ``shown_action`` rows keyed ``home:<user>`` (the fixes it shows that person with buttons).
 
 On a click, every action id in the button must belong to the message it was clicked in; otherwise nothing is
 approved or written, the attempt is audited, and the person is told to use the fix's own alert.
@@ -34,6 +35,11 @@ def channel_message(channel: str, ts: str) -> str:
 def preview_message_key(token: str) -> str:
     """The key of an ephemeral preview."""
     return f"preview:{token}"
+
+
+def home_message_key(user: str) -> str:
+    """The key of one person's Home tab (it shows the fixes waiting for their approval)."""
+    return f"home:{user}"
 
 
 def new_preview_token() -> str:
@@ -68,6 +74,8 @@ def strangers(engine: Engine, body: dict[str, Any], action_ids: list[int]) -> li
     """The ids among ``action_ids`` that the clicked message does not show (empty: the click is bound)."""
     channel, ts, token = clicked_message(body)
     keys = [preview_message_key(token)] if token else []
+    if (body.get("container") or {}).get("type") == "view" and (body.get("view") or {}).get("type") == "home":
+        keys.append(home_message_key(str((body.get("user") or {}).get("id", ""))))
     if channel and ts:
         keys.append(channel_message(channel, ts))
     if not keys or not action_ids:

@@ -19,6 +19,7 @@ from bot.slack.blocks.findings import mention_users, summary_decided
 from bot.slack.blocks.modals import reject_modal
 from bot.slack.blocks.previews import read_preview_block_id
 from bot.slack.errors import guarded, tell
+from bot.slack.home import publish_home
 from bot.slack.ids import REASON_INPUT, ActionId, BlockId, CallbackId
 from bot.slack.listeners.binding import refuse, strangers
 from bot.slack.listeners.mapping import confirm_mapping
@@ -120,6 +121,9 @@ def approve_clicked(context: BoltContext, body: dict[str, Any], respond: Respond
     if _unbound(tally, context, body, [action_id]):
         return
     decided = decide(tally, action_id, context.user_id or "")
+    if (body.get("view") or {}).get("type") == "home":  # clicked on the Home tab: show it as it stands now
+        publish_home(tally.settings, tally.engine, tally.client, tally.approvers, context.user_id or "")
+        return
     if not _redraw_preview(tally, body, respond, f"#{action_id}: {decided.sentence}") and not decided.changed:
         tell(context, decided.sentence)
 
