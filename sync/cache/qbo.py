@@ -19,6 +19,7 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
+from sync import records as api_records
 from sync.cache.cw import chunks
 from sync.cache.gone import remember_qbo
 from sync.cache.rows import qbo_customer_row, qbo_document_row, qbo_link_rows, qbo_payment_row
@@ -53,6 +54,7 @@ class Entity:
     reader: str  # QuickBooksClient method name
     model: type[SQLModel]
     to_row: Callable[[Any], dict[str, Any]]
+    record: type[Any]  # the record a row of the API becomes
 
     def cached(self, session: Any) -> set[Any]:
         """Ids of this entity already cached."""
@@ -68,10 +70,10 @@ class Entity:
 
 
 ENTITIES = (
-    Entity("Customer", "iter_customers", QBOCustomer, qbo_customer_row),
-    Entity("Invoice", "iter_invoices", QBODocument, qbo_document_row),
-    Entity("CreditMemo", "iter_credit_memos", QBODocument, qbo_document_row),
-    Entity("Payment", "iter_payments", QBOPayment, qbo_payment_row),
+    Entity("Customer", "iter_customers", QBOCustomer, qbo_customer_row, api_records.QBOCustomer),
+    Entity("Invoice", "iter_invoices", QBODocument, qbo_document_row, api_records.QBOInvoice),
+    Entity("CreditMemo", "iter_credit_memos", QBODocument, qbo_document_row, api_records.QBOCreditMemo),
+    Entity("Payment", "iter_payments", QBOPayment, qbo_payment_row, api_records.QBOPayment),
 )
 
 
@@ -114,7 +116,7 @@ def _read_all(
 ) -> tuple[StreamReport, set[str]]:
     """Read every record of ``entity``, checked against ``select count(*)`` taken before and after."""
     before = qbo.count(entity.name)
-    report, seen = _read_entity(engine, entity, getattr(qbo, entity.reader)(), progress)
+    report, seen = _read_entity(engine, entity, qbo.iter_all(entity.record, before), progress)
     report.api_calls += 2
     label = _LABELS.get(entity.name, entity.name.lower() + "s")
     check_complete(system="QuickBooks", what=label, read=len(seen), before=before, after=qbo.count(entity.name))

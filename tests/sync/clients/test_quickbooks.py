@@ -74,6 +74,32 @@ def test_2500_invoices_come_in_three_query_pages(server: SandboxServer) -> None:
     assert all(sent.url.params["minorversion"] == "75" for sent in transport.sent)
 
 
+@pytest.mark.parametrize(("count", "calls"), [(2500, 3), (2000, 3), (2000 - 1, 2)])
+def test_a_full_read_reads_its_pages_at_once_in_order_with_no_page_lost(
+    server: SandboxServer, count: int, calls: int
+) -> None:
+    customer = seed_customer(server)
+    for number in range(count):
+        seed_invoice(server, customer, f"INV{number}")
+    client = qbo_client(server, RecordingTransport())
+    client._tokens.access_token()
+    expected = client.count("Invoice")
+    before = served(server)
+    invoices = list(client.iter_all(QBOInvoice, expected))
+    assert served(server) - before == calls  # an exactly full last page is followed by the empty one that ends it
+    assert [invoice.id for invoice in invoices] == sorted((i.id for i in invoices), key=int)  # in Id order
+    assert len({invoice.id for invoice in invoices}) == count
+
+
+def test_a_full_read_that_grew_meanwhile_reads_on_page_by_page(server: SandboxServer) -> None:
+    customer = seed_customer(server)
+    for number in range(1500):
+        seed_invoice(server, customer, f"INV{number}")
+    client = qbo_client(server, RecordingTransport())
+    stale_count = 900  # counted before 600 more arrived
+    assert len(list(client.iter_all(QBOInvoice, stale_count))) == 1500
+
+
 def test_updated_since_filters_every_kind(server: SandboxServer) -> None:
     long_ago = datetime.now(UTC) - timedelta(days=10)
     company = qbo_company(server)
