@@ -149,7 +149,7 @@ class Notifier:
         with session_scope(self.engine) as session:
             return key in owed_redraws(session)
 
-    def _refused(self, channel: str, exc: SlackApiError) -> bool:
+    def _refused(self, channel: str, exc: Exception) -> bool:
         """Remember a refusal by the channel itself (not a rate limit or an outage); True if it was one."""
         code = _code(exc)
         if code in CHANNEL_REFUSALS:
@@ -168,7 +168,7 @@ class Notifier:
         if len(items) > self.summary_above:
             try:
                 summary_ts = self._post(channel, summary_message(items), thread_ts=None)
-            except SlackApiError as exc:
+            except SLACK_FAILURES as exc:
                 log.warning("could not post the summary of %d findings: %s", len(items), _code(exc))
                 self._refused(channel, exc)
                 for key, claim in claims.items():
@@ -233,7 +233,7 @@ class Notifier:
         """Post one alert; None when it went through, else Slack's error (the claim is released: posted later)."""
         try:
             ts = self._post(channel, finding_message(finding, view), thread_ts=thread)
-        except SlackApiError as exc:
+        except SLACK_FAILURES as exc:
             log.warning("could not post finding %s: %s", finding.key, _code(exc))
             self._refused(channel, exc)
             self._release(finding.key, claim)
@@ -314,7 +314,7 @@ class Notifier:
                 message = finding_message(finding, view_of(session, action, self.settings))
             try:
                 self.client.chat_update(channel=channel, ts=ts, **message.payload())
-            except SlackApiError as exc:  # after the client's rate-limit retries: owed, redrawn by the next pass
+            except SLACK_FAILURES as exc:  # after the rate-limit retries, or no answer: owed
                 log.warning("could not update the alert of %s: %s; the next pass redraws it", key, _code(exc))
                 self._refused(channel, exc)
                 owe_redraw(self.engine, key, _code(exc))
@@ -332,6 +332,13 @@ def _link(session: Session, action_id: int | None, channel: str, ts: str) -> Non
     )
 
 
-def _code(exc: SlackApiError) -> str:
-    """Slack's error code, without the request (which may carry a token)."""
+# An error answer from Slack, or none at all (a dropped connection or a timeout: urllib's errors are OSErrors).
+# Either way the alert is posted or redrawn by a later pass, never dropped.
+SLACK_FAILURES = (SlackApiError, OSError)
+
+
+def _code(exc: Exception) -> str:
+    """Slack's error code (or the kind of connection failure), without the request (which may carry a token)."""
+    if not isinstance(exc, SlackApiError):
+        return type(exc).__name__
     return str(exc.response.get("error", "unknown")) if exc.response is not None else "unknown"
