@@ -124,31 +124,20 @@ def message_problems(blocks: list[dict[str, Any]]) -> list[str]:
 def home_problems(view: object) -> list[str]:
     """List what Slack would refuse in a Home tab view (views.publish): type ``home``, at most 100 blocks."""
     problems = Problems()
-    if not isinstance(view, dict):
-        problems.add("must provide an object", "/view")
-        return problems.items
-    if view.get("type") != "home":
-        problems.add(f"unsupported view type: {view.get('type')}", "/view/type")
-    problems.required(view, "blocks", "/view")
-    problems.longer(view.get("private_metadata"), 3000, "/view/private_metadata")
-    blocks = view.get("blocks") or []
-    if not isinstance(blocks, list):
-        problems.add("must provide an array", "/view/blocks")
-        return problems.items
-    problems.too_many(blocks, MODAL_BLOCKS_MAX, "/view/blocks")
-    for index, block in enumerate(blocks):
-        _block(problems, block, f"/view/blocks/{index}")
+    if _view_kind(problems, view, "home"):
+        assert isinstance(view, dict)
+        problems.required(view, "blocks", "/view")
+        problems.longer(view.get("private_metadata"), 3000, "/view/private_metadata")
+        _view_blocks(problems, view)
     return problems.items
 
 
 def view_problems(view: object) -> list[str]:
     """List what Slack would refuse in a modal ``view`` (views.open / views.update)."""
     problems = Problems()
-    if not isinstance(view, dict):
-        problems.add("must provide an object", "/view")
+    if not _view_kind(problems, view, "modal"):
         return problems.items
-    if view.get("type") != "modal":
-        problems.add(f"unsupported view type: {view.get('type')}", "/view/type")
+    assert isinstance(view, dict)
     for key in ("title", "blocks"):
         problems.required(view, key, "/view")
     # Slack itself accepts a modal without callback_id; the sandbox insists because an app routes submissions by it.
@@ -159,16 +148,32 @@ def view_problems(view: object) -> list[str]:
     problems.longer(view.get("callback_id"), 255, "/view/callback_id")
     problems.longer(view.get("private_metadata"), 3000, "/view/private_metadata")
     problems.longer(view.get("external_id"), 255, "/view/external_id")
-    blocks = view.get("blocks") or []
-    if not isinstance(blocks, list):
-        problems.add("must provide an array", "/view/blocks")
-        return problems.items
-    problems.too_many(blocks, MODAL_BLOCKS_MAX, "/view/blocks")
-    for index, block in enumerate(blocks):
-        _block(problems, block, f"/view/blocks/{index}")
+    blocks = _view_blocks(problems, view)
     if any(isinstance(block, dict) and block.get("type") == "input" for block in blocks) and not view.get("submit"):
         problems.add("must provide submit when blocks contain input", "/view")  # [U] wording
     return problems.items
+
+
+def _view_kind(problems: Problems, view: object, kind: str) -> bool:
+    """Whether ``view`` is an object (else there is nothing more to check); a wrong ``type`` is one problem."""
+    if not isinstance(view, dict):
+        problems.add("must provide an object", "/view")
+        return False
+    if view.get("type") != kind:
+        problems.add(f"unsupported view type: {view.get('type')}", "/view/type")
+    return True
+
+
+def _view_blocks(problems: Problems, view: dict[str, Any]) -> list[Any]:
+    """Check a view's blocks (at most 100, each valid); return them, or [] when they are not a list."""
+    blocks = view.get("blocks") or []
+    if not isinstance(blocks, list):
+        problems.add("must provide an array", "/view/blocks")
+        return []
+    problems.too_many(blocks, MODAL_BLOCKS_MAX, "/view/blocks")
+    for index, block in enumerate(blocks):
+        _block(problems, block, f"/view/blocks/{index}")
+    return blocks
 
 
 # -- blocks ----------------------------------------------------------------------------------------------------
