@@ -50,3 +50,15 @@ def engine(database_url: str) -> Iterator[Engine]:
     upgrade(built)
     yield built
     built.dispose()
+
+
+# Whole flows over loopback (tests/e2e) and the fault suite (tests/faults) start several servers and processes per
+# test: they run in `make test-all` (CI), so `make test` stays under three minutes on two cores.
+WHOLE_FLOWS = ("e2e", "faults")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/e2e and tests/faults slow."""
+    for item in items:
+        if item.path.parent.name in WHOLE_FLOWS and item.path.parent.parent.name == "tests":
+            item.add_marker(pytest.mark.slow)
