@@ -36,11 +36,13 @@ def test_every_link_resolves_inside_the_repository(path: Path) -> None:
 def test_a_link_outside_the_repository_is_caught(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     (repo / "docs").mkdir(parents=True)
-    (tmp_path / "shared.md").write_text("outside")
+    (tmp_path / "beside-the-repo.md").write_text("outside")
     (repo / "README.md").write_text("readme")
     probe = repo / "docs" / "page.md"
-    probe.write_text("[brief](../../shared.md) [gone](missing.md) [ok](../README.md#top) [web](https://x.example)")
-    assert broken(probe, repo) == ["../../shared.md", "missing.md"]
+    probe.write_text(
+        "[brief](../../beside-the-repo.md) [gone](missing.md) [ok](../README.md#top) [web](https://x.example)"
+    )
+    assert broken(probe, repo) == ["../../beside-the-repo.md", "missing.md"]
 
 
 def test_the_docs_are_reachable_from_the_readme() -> None:
