@@ -118,10 +118,9 @@ class QuickBooksClient:
         self.close()
 
     # -- queries -----------------------------------------------------------------------------------------
-    def iter_query(self, query: str | q.Query) -> Iterator[dict[str, Any]]:
-        """Yield every row of a query (SQL without paging), 1000 a page, until a short page."""
+    def iter_query(self, query: str | q.Query, *, start: int = 1) -> Iterator[dict[str, Any]]:
+        """Yield every row of a query (SQL without paging), 1000 a page from row ``start``, until a short page."""
         sql = query if isinstance(query, str) else query.sql()
-        start = 1
         while True:
             body = self._call("GET", "query", params={"query": q.paged(sql, start, self.page_size)}, what="a query")
             rows = q.rows(body.get("QueryResponse"))
@@ -160,11 +159,8 @@ class QuickBooksClient:
             while ahead:
                 rows = ahead.popleft().result()
                 yield from (row for row in rows if query.matches(row))
-        number = pages
-        while len(rows) == size:
-            rows = page(number)
-            yield from (row for row in rows if query.matches(row))
-            number += 1
+        if len(rows) == size:  # the last expected page was full: read on as a plain query does
+            yield from self.iter_query(query, start=1 + pages * size)
 
     def iter_all(self, kind: type[RecordT], expected: int) -> Iterator[RecordT]:
         """Yield every record of ``kind`` (a full read), ``expected`` being its ``count``: pages read concurrently."""

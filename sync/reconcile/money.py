@@ -162,7 +162,7 @@ def credit_findings(
     tol = books.policy.tolerance
     qbo_of = {doc.id: mirror for doc, mirror in pairs}
     cw_of = {mirror.id: doc for doc, mirror in pairs}
-    totals = CreditTotals.of(applied) if unread else None
+    totals = CreditTotals.of(applied)
     cw_amounts: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     for credit in cw_credits:
         memo, invoice = qbo_of.get(credit.credit_memo_id), qbo_of.get(credit.invoice_id)
@@ -172,8 +172,8 @@ def credit_findings(
         memo_doc, invoice_doc = cw_of.get(pair[0]), cw_of.get(pair[1])
         if memo_doc is None or invoice_doc is None:
             continue  # a memo or invoice QuickBooks alone knows: reported as orphan/duplicate instead
-        by_total = totals is not None and invoice_doc.id in unread
-        if totals is not None and by_total and totals.agree(invoice_doc, qbo_of.get(invoice_doc.id), cw_of, tol):
+        by_total = invoice_doc.id in unread
+        if by_total and totals.agree(invoice_doc, qbo_of.get(invoice_doc.id), cw_of, tol):
             continue
         diff = cw_amounts.get(pair, ZERO) - applied.credit.get(pair, ZERO)
         if abs(diff) > tol:
